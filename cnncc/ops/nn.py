@@ -89,7 +89,13 @@ def _conv_macs(ins, outs, a):
 
 
 def conv_nchw(x: np.ndarray, w: np.ndarray, a) -> np.ndarray:
-    """Grouped, strided, dilated, padded N-D convolution without bias."""
+    """Grouped, strided, dilated, padded N-D convolution without bias.
+
+    Accumulates in float64: the oracle should not depend on BLAS blocking, and models with
+    constant weights (the model zoo's light models) amplify float32 rounding through softmax.
+    """
+    dtype = x.dtype
+    x, w = x.astype(np.float64), w.astype(np.float64)
     sp = x.ndim - 2
     out_sizes = _out_spatial(TensorType(x.shape, str(x.dtype)), a)
     win = _windows(x, a, 0.0, out_sizes)  # N, C, *O, *K
@@ -105,7 +111,7 @@ def conv_nchw(x: np.ndarray, w: np.ndarray, a) -> np.ndarray:
         # contract channels and kernel positions: (N, *O, Mg)
         outs.append(np.tensordot(xw, wg, axes=([1, *k_axes], [1, *range(2, 2 + sp)])))
     y = np.concatenate(outs, axis=-1) if g > 1 else outs[0]
-    return np.ascontiguousarray(np.moveaxis(y, -1, 1)).astype(x.dtype)
+    return np.ascontiguousarray(np.moveaxis(y, -1, 1)).astype(dtype)
 
 
 @defop("Conv", _conv_types, attrs=CONV_ATTRS, inputs=(2, 3), macs=_conv_macs)
@@ -318,7 +324,8 @@ def _gemm_macs(ins, outs, a):
 
 @defop("Gemm", _gemm_types, attrs={"alpha": 1.0, "beta": 1.0, "transA": 0, "transB": 0}, inputs=(2, 3), macs=_gemm_macs)
 def gemm(a, A, B, C=None):
-    y = (A.T if a.transA else A) @ (B.T if a.transB else B)
+    A64, B64 = A.astype(np.float64), B.astype(np.float64)
+    y = (A64.T if a.transA else A64) @ (B64.T if a.transB else B64)
     if a.alpha != 1.0:
         y = y * F32(a.alpha)
     if C is not None:
@@ -347,4 +354,4 @@ def _matmul_types(types, a):
 
 @defop("MatMul", _matmul_types, inputs=2, macs=lambda i, o, a: o[0].numel * i[0].shape[-1])
 def matmul(a, A, B):
-    return np.matmul(A, B).astype(A.dtype)
+    return np.matmul(A.astype(np.float64), B.astype(np.float64)).astype(A.dtype)

@@ -1,0 +1,142 @@
+"""Graph -> one LLVM module: a kernel function per node, plus the entry
+
+    void cnncc_run(ptr inputs[], ptr outputs[], ptr workspace, ptr weights, i32 nthreads)
+
+which calls the kernels in order, each on the pointers the memory plan gives its values.
+A kernel with enough work runs on the thread team: ``GOMP_parallel(thunk, args, nthreads)``
+(nthreads 0 = libgomp's default, all cores), else it is called directly.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+
+from llvmlite import ir
+
+from cnncc.errors import BackendError
+from cnncc.ir import Graph, Value
+
+from .emit import I32, I64, I8, PTR, VOID, ITEMSIZE
+from .lowering import DEFAULT_PARAMS, VIEW_OPS, Kernel, lowering_for
+from .memory import MemoryPlan, plan_memory
+from .target import TargetInfo
+from .weights import Blob
+
+ENTRY = "cnncc_run"
+
+
+@dataclass
+class KernelInfo:
+    name: str
+    node_name: str
+    op: str
+    parallel: bool
+    work: int
+
+
+@dataclass
+class GeneratedModule:
+    ir_module: ir.Module
+    plan: MemoryPlan
+    blob: Blob
+    kernels: list[KernelInfo]
+    target: TargetInfo
+    params: dict
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def llvm_ir(self) -> str:
+        return str(self.ir_module)
+
+
+def _symbol(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", text)[:40]
+
+
+def generate(graph: Graph, target: TargetInfo, params: dict | None = None) -> GeneratedModule:
+    t0 = time.perf_counter()
+    params = {**DEFAULT_PARAMS, **(params or {})}
+    plan = plan_memory(graph, VIEW_OPS)
+    blob = Blob()
+    mod = ir.Module(name=_symbol(graph.name) or "model")
+    mod.triple = target.triple
+
+    # 1. one kernel function per non-view node (lowering errors name the node)
+    lowerings = [(n, lowering_for(n)) for n in graph.nodes if id(n) not in plan.views]
+    kernels: list[tuple[Kernel, KernelInfo]] = []
+    for i, (node, lower) in enumerate(lowerings):
+        kname = f"k{i}_{_symbol(node.op)}"
+        k = Kernel(mod, kname, node, blob, params, target)
+        try:
+            lower(k, node)
+        except (NotImplementedError, KeyError, ValueError) as exc:
+            raise BackendError(f"llvm: cannot lower node {node.name!r} ({node.op}): {exc}") from exc
+        k.finish()
+        kernels.append((k, KernelInfo(kname, node.name, node.op, k.parallel, k.work)))
+
+    # 2. the entry
+    fnty = ir.FunctionType(VOID, [PTR, PTR, PTR, PTR, I32])
+    entry = ir.Function(mod, fnty, ENTRY)
+    entry.attributes.add("nounwind")
+    ins_arg, outs_arg, ws_arg, wt_arg, nt_arg = entry.args
+    b = ir.IRBuilder(entry.append_basic_block("entry"))
+    gomp = ir.Function(mod, ir.FunctionType(VOID, [PTR, PTR, I32, I32]), "GOMP_parallel")
+    max_args = max([len(k.node.inputs) + len(k.node.outputs) + 1 for k, _ in kernels] + [1])
+    argbuf = b.alloca(ir.ArrayType(PTR, max_args), name="args")
+    serial = b.icmp_signed("==", nt_arg, ir.Constant(I32, 1))
+
+    def pointer(v: Value, used: bool = True) -> ir.Value:
+        loc = plan[v]
+        if loc.kind == "input":
+            return b.load(b.gep(ins_arg, [ir.Constant(I64, loc.index)], source_etype=PTR), typ=PTR)
+        if loc.kind == "output":
+            return b.load(b.gep(outs_arg, [ir.Constant(I64, loc.index)], source_etype=PTR), typ=PTR)
+        if loc.kind == "arena":
+            return b.gep(ws_arg, [ir.Constant(I64, loc.index)], source_etype=I8, inbounds=True)
+        if not used:  # a constant the kernel packed itself: no need to store the original
+            return ir.Constant(PTR, None)
+        off = blob.add(("const", id(loc.root)), loc.root.data)
+        return b.gep(wt_arg, [ir.Constant(I64, off)], source_etype=I8, inbounds=True)
+
+    for k, info in kernels:
+        node = k.node
+        args = [pointer(o) for o in node.outputs]
+        args += [pointer(v, used=i in k.used_inputs) for i, v in enumerate(node.inputs)]
+        args.append(wt_arg)
+        if not info.parallel:
+            b.call(k.fn, args)
+            continue
+        thunk = _thunk(mod, k.fn, len(args))
+        for j, a in enumerate(args):
+            b.store(a, b.gep(argbuf, [ir.Constant(I64, 0), ir.Constant(I64, j)], source_etype=argbuf.allocated_type))
+        with b.if_else(serial) as (then, otherwise):
+            with then:
+                b.call(k.fn, args)
+            with otherwise:
+                b.call(gomp, [thunk, argbuf, nt_arg, ir.Constant(I32, 0)])
+
+    # 3. outputs that are inputs, constants, views or repeated: copy at the end
+    if plan.final_copies:
+        memcpy = ir.Function(mod, ir.FunctionType(VOID, [PTR, PTR, I64, ir.IntType(1)]),
+                             "llvm.memcpy.p0.p0.i64")
+        for k_out, v in plan.final_copies:
+            dst = b.load(b.gep(outs_arg, [ir.Constant(I64, k_out)], source_etype=PTR), typ=PTR)
+            nbytes = v.type.numel * ITEMSIZE[v.dtype]
+            b.call(memcpy, [dst, pointer(v), ir.Constant(I64, nbytes), ir.Constant(ir.IntType(1), 0)])
+    b.ret_void()
+
+    return GeneratedModule(mod, plan, blob, [i for _, i in kernels], target, params,
+                           {"codegen_s": time.perf_counter() - t0})
+
+
+def _thunk(mod: ir.Module, fn: ir.Function, nargs: int) -> ir.Function:
+    """void fn.omp(ptr args): unpack the argument array and call fn (GOMP_parallel's callback)."""
+    th = ir.Function(mod, ir.FunctionType(VOID, [PTR]), fn.name + "_omp")
+    th.linkage = "internal"
+    b = ir.IRBuilder(th.append_basic_block("entry"))
+    vals = [b.load(b.gep(th.args[0], [ir.Constant(I64, j)], source_etype=PTR), typ=PTR) for j in range(nargs)]
+    b.call(fn, vals)
+    b.ret_void()
+    return th

@@ -1,0 +1,152 @@
+"""The lowering table: op name -> function that writes the node's kernel into a function.
+
+A lowering receives a ``Kernel`` (the function being written, its buffer pointers and the
+weight blob) and the node. An op without an entry is a compile-time UnsupportedOpError.
+View ops (Reshape and friends) have no kernel: the memory plan aliases their output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import contextmanager
+
+import numpy as np
+from llvmlite import ir
+
+from cnncc.errors import UnsupportedOpError
+from cnncc.ir import Node
+
+from .emit import PTR, VOID, Emitter, llvm_type
+from .weights import Blob
+
+LowerFn = Callable[["Kernel", Node], None]
+LOWERINGS: dict[str, LowerFn] = {}
+
+# ops whose output is the input's bytes under another shape: no code, same storage
+VIEW_OPS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout"})
+
+# default schedule parameters; build(..., params={...}) overrides them (later: the tuner)
+DEFAULT_PARAMS = {
+    "conv_oc_block": 4,          # output channels computed together by one conv row kernel
+    "gemm_row_block": 4,         # output rows sharing one pass over B in gemm/matmul
+    "map_block": 4096,           # elements per work item of elementwise / copy kernels
+    "parallel_min_work": 1 << 15,  # below this much work a kernel runs on one thread
+}
+
+
+def register(*ops: str):
+    def wrap(fn: LowerFn) -> LowerFn:
+        for op in ops:
+            LOWERINGS[op] = fn
+        return fn
+    return wrap
+
+
+def lowering_for(node: Node) -> LowerFn:
+    _load_kernels()
+    fn = LOWERINGS.get(node.op)
+    if fn is None:
+        raise UnsupportedOpError(
+            f"llvm backend: node {node.name!r} uses op {node.op}, which the llvm backend cannot lower "
+            f"(supported: {', '.join(sorted(LOWERINGS))}); try --target reference"
+        )
+    return fn
+
+
+def supported_ops() -> list[str]:
+    _load_kernels()
+    return sorted(set(LOWERINGS) | VIEW_OPS)
+
+
+_loaded = False
+
+
+def _load_kernels() -> None:
+    global _loaded
+    if not _loaded:
+        from . import kernels  # noqa: F401  (registers every lowering)
+        _loaded = True
+
+
+class Kernel:
+    """One node's kernel function ``void k(ptr out..., ptr in..., ptr weights)``.
+
+    Lowerings read buffers with ``inp(i)``/``out(i)``, put packed data into the weight blob
+    with ``table(...)``, and distribute work with ``parallel_loop``; a kernel that called
+    ``parallel_loop`` with enough work is run by the whole thread team.
+    """
+
+    def __init__(self, module: ir.Module, name: str, node: Node, blob: Blob, params: dict, target):
+        self.node = node
+        self.blob = blob
+        self.params = params
+        self.target = target
+        n_out, n_in = len(node.outputs), len(node.inputs)
+        fnty = ir.FunctionType(VOID, [PTR] * (n_out + n_in + 1))
+        self.fn = ir.Function(module, fnty, name)
+        self.fn.attributes.add("nounwind")
+        self.fn.attributes.add("noinline")  # one call site each; inlining into the entry buys nothing
+        self.fn.linkage = "internal"
+        for a in self.fn.args[: n_out + n_in]:
+            a.add_attribute("noalias")
+        self.em = Emitter(self.fn)
+        self._outs = self.fn.args[:n_out]
+        self._ins = self.fn.args[n_out:n_out + n_in]
+        self._weights = self.fn.args[-1]
+        self.used_inputs: set[int] = set()
+        self.parallel = False
+        self.work = 0
+
+    # -- buffers -------------------------------------------------------------------------
+    def out(self, i: int = 0) -> ir.Value:
+        return self._outs[i]
+
+    def inp(self, i: int) -> ir.Value:
+        self.used_inputs.add(i)
+        return self._ins[i]
+
+    def in_shape(self, i: int) -> tuple[int, ...]:
+        return self.node.inputs[i].shape
+
+    def out_shape(self, i: int = 0) -> tuple[int, ...]:
+        return self.node.outputs[i].shape
+
+    def in_type(self, i: int) -> ir.Type:
+        return llvm_type(self.node.inputs[i].dtype)
+
+    def out_type(self, i: int = 0) -> ir.Type:
+        return llvm_type(self.node.outputs[i].dtype)
+
+    def const_input(self, i: int) -> np.ndarray | None:
+        """The input's data when it is a compile-time constant."""
+        v = self.node.inputs[i]
+        return v.data if v.is_constant else None
+
+    def table(self, key, array: np.ndarray) -> ir.Value:
+        """A pointer to ``array`` (packed at compile time) inside the weight blob."""
+        off = self.blob.add(key, array)
+        return self.em.b.gep(self._weights, [ir.Constant(ir.IntType(64), off)],
+                             source_etype=ir.IntType(8), inbounds=True)
+
+    # -- scheduling ----------------------------------------------------------------------
+    def is_parallel(self, total: int, work_per_item: int) -> bool:
+        return total > 1 and total * work_per_item >= self.params["parallel_min_work"]
+
+    @contextmanager
+    def parallel_loop(self, total: int, work_per_item: int = 1, name: str = "t"):
+        """for t in range(total), split across threads when the work is large enough.
+        Everything a parallel kernel writes must be written inside such loops."""
+        # Every loop splits by thread id (outside a team that is the whole range), so that
+        # all phases of a kernel agree on who writes what; the kernel runs on the team
+        # when any of its loops has enough work.
+        self.parallel |= self.is_parallel(total, work_per_item)
+        self.work += total * work_per_item
+        with self.em.parallel_loop(total, True, name=name) as t:
+            yield t
+
+    def barrier(self) -> None:
+        """Wait for the whole team between dependent phases (a no-op outside a team)."""
+        self.em.barrier()
+
+    def finish(self) -> None:
+        self.em.finish()

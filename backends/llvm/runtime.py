@@ -1,0 +1,102 @@
+"""In-process execution: MCJIT the optimized module and call ``cnncc_run`` through ctypes
+(which releases the GIL for the call). Threads come from libgomp, loaded into the process."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import threading
+from collections.abc import Mapping
+
+import llvmlite.binding as llvm
+import numpy as np
+
+from cnncc.backends.base import check_feeds
+from cnncc.errors import BackendError, UsageError
+from cnncc.ir import Graph
+
+from .codegen import ENTRY, GeneratedModule
+from .weights import aligned_empty
+
+RUN_SIG = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32)
+
+_gomp_loaded = False
+
+
+def load_libgomp() -> None:
+    """Make GOMP_parallel and omp_* resolvable by JIT'ed code."""
+    global _gomp_loaded
+    if _gomp_loaded:
+        return
+    name = ctypes.util.find_library("gomp") or "libgomp.so.1"
+    try:
+        llvm.load_library_permanently(name)
+    except RuntimeError as exc:
+        raise BackendError(f"llvm: cannot load libgomp ({name}) for the JIT thread pool: {exc}") from exc
+    _gomp_loaded = True
+
+
+def num_threads(requested: int | None = None) -> int:
+    """Thread count for a run: explicit, else $CNNCC_NUM_THREADS, else 0 (= all cores)."""
+    if requested is not None:
+        return max(int(requested), 0)
+    env = os.environ.get("CNNCC_NUM_THREADS", "").strip()
+    if not env:
+        return 0
+    try:
+        return max(int(env), 0)
+    except ValueError:
+        raise UsageError(f"CNNCC_NUM_THREADS={env!r} is not a number") from None
+
+
+def alloc_like(shape, dtype) -> np.ndarray:
+    """A C-contiguous, 64-byte aligned array."""
+    dt = np.dtype(dtype)
+    n = int(np.prod(shape, dtype=np.int64))
+    return aligned_empty(max(n * dt.itemsize, 1))[: n * dt.itemsize].view(dt).reshape(shape)
+
+
+def pointer_array(arrays) -> ctypes.Array:
+    return (ctypes.c_void_p * max(len(arrays), 1))(*[a.ctypes.data for a in arrays])
+
+
+class JitExecutable:
+    """A compiled model in this process: ``run({name: array}) -> {name: array}``."""
+
+    def __init__(self, graph: Graph, gen: GeneratedModule, llmod, tm, num_threads: int | None = None):
+        load_libgomp()
+        self.graph = graph
+        self.generated = gen
+        self.plan = gen.plan
+        self.num_threads = num_threads
+        self._ee = llvm.create_mcjit_compiler(llmod, tm)  # owns llmod; keep alive
+        self._ee.finalize_object()
+        self._run = RUN_SIG(self._ee.get_function_address(ENTRY))
+        self._weights = gen.blob.to_array()
+        self._workspace = aligned_empty(max(gen.plan.arena_size, 64))
+        self._lock = threading.Lock()  # one workspace: one run at a time
+
+    @property
+    def llvm_ir(self) -> str:
+        return self.generated.llvm_ir
+
+    def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        feeds = check_feeds(self.graph, feeds)
+        ins = [feeds[v.name] for v in self.graph.inputs]
+        outs = [alloc_like(v.shape, v.dtype) for v in self.graph.outputs]
+        nt = num_threads(self.num_threads)
+        in_ptrs, out_ptrs = pointer_array(ins), pointer_array(outs)  # alive during the call
+        with self._lock:
+            self._run(ctypes.addressof(in_ptrs), ctypes.addressof(out_ptrs),
+                      self._workspace.ctypes.data, self._weights.ctypes.data, nt)
+        return {v.name: o for v, o in zip(self.graph.outputs, outs)}
+
+    def __call__(self, *arrays: np.ndarray):
+        res = self.run(dict(zip((v.name for v in self.graph.inputs), arrays)))
+        vals = list(res.values())
+        return vals[0] if len(vals) == 1 else vals
+
+    def export(self, directory: str) -> str:
+        from .export import export
+        return export(self, directory)

@@ -1,0 +1,29 @@
+"""Loading compiled artifacts: ``meta.json`` names the target, whose backend loads the rest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cnncc.errors import ModelLoadError
+
+
+def read_meta(directory: str | Path) -> dict:
+    path = Path(directory) / "meta.json"
+    if not path.is_file():
+        raise ModelLoadError(f"{directory} is not a cnncc artifact (no meta.json); build one with: cnncc compile MODEL -o {directory}")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ModelLoadError(f"{path} is corrupt: {exc}") from exc
+
+
+def load(directory: str | Path):
+    """The CompiledModel stored in ``directory`` by ``CompiledModel.export``."""
+    from cnncc.backends import get_backend
+
+    meta = read_meta(directory)
+    backend, _ = get_backend(meta.get("target", "?"))
+    if not hasattr(backend, "load"):
+        raise ModelLoadError(f"target {meta.get('target')!r} cannot load artifacts")
+    return backend.load(Path(directory), meta)

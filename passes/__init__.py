@@ -1,0 +1,1 @@
+"""Graph -> Graph optimization passes and the pass manager."""
