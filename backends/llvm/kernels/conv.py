@@ -1,1 +1,193 @@
-"""(in progress)"""
+"""Direct convolution (1-D and 2-D, groups, depthwise, dilation, stride, asymmetric pads) and
+ConvTranspose, NCHW.
+
+Conv schedule: one work item computes ``R`` output rows (R output channels of one output
+row ``oh``); the innermost loop runs over the output width and does R FMAs per input
+load, so LLVM vectorizes it with host-width FMAs. Padding never needs a branch in the inner
+loop: for each kernel column the valid output range is computed at compile time. Constant
+weights are packed as [g][oc block][ic][kh][kw][R]. ``R`` is the tunable ``conv_oc_block``.
+A 1x1 stride-1 unpadded conv runs over the flattened spatial dimension.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..emit import F32, FAST
+from ..lowering import register
+
+
+def _floor_div(a: int, b: int) -> int:
+    return a // b
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -((-a) // b)
+
+
+def conv_geometry(x_shape, w_shape, a):
+    """Everything as 2-D: (N, C, H, W, M, KH, KW, sh, sw, dh, dw, ph, pw, OH, OW)."""
+    sp = len(x_shape) - 2
+    if sp == 1:
+        N, C, W = x_shape
+        H, KH, sh, dh, ph, ph_end = 1, 1, 1, 1, 0, 0
+        KW, sw, dw, pw, pw_end = w_shape[2], a.strides[0], a.dilations[0], a.pads[0], a.pads[1]
+    elif sp == 2:
+        N, C, H, W = x_shape
+        KH, KW = w_shape[2:]
+        sh, sw = a.strides
+        dh, dw = a.dilations
+        ph, pw, ph_end, pw_end = a.pads
+    else:
+        raise NotImplementedError(f"{sp}-D convolution (only 1-D and 2-D)")
+    return N, C, H, W, KH, KW, sh, sw, dh, dw, ph, pw, ph_end, pw_end
+
+
+def _pick_block(n: int, want: int) -> int:
+    """Largest block <= want that divides n (so no partial blocks)."""
+    for r in range(min(want, n), 0, -1):
+        if n % r == 0:
+            return r
+    return 1
+
+
+@register("Conv")
+def lower_conv(k, node, epilogue=None):
+    a = node.attrs
+    em = k.em
+    b = em.b
+    x_shape, w_shape = k.in_shape(0), k.in_shape(1)
+    o_shape = k.out_shape()
+    N, C, H, W, KH, KW, sh, sw, dh, dw, ph, pw, _, _ = conv_geometry(x_shape, w_shape, a)
+    M = w_shape[0]
+    G = a.group
+    Cg, Mg = C // G, M // G
+    OH, OW = (1, o_shape[2]) if len(o_shape) == 3 else o_shape[2:]
+    if KH == KW == 1 and sh == sw == 1 and ph == pw == 0 and a.pads[-1] == 0 and (len(o_shape) == 3 or a.pads[2] == 0):
+        H, W, OH, OW = 1, H * W, 1, OH * OW  # pointwise: one long row
+    R = _pick_block(Mg, int(k.params["conv_oc_block"]))
+    OB = Mg // R
+
+    wdata = k.const_input(1)
+    if wdata is not None:
+        packed = wdata.reshape(G, OB, R, Cg, KH, KW).transpose(0, 1, 3, 4, 5, 2)
+        wp = k.table(("conv.w", id(node.inputs[1]), R), np.ascontiguousarray(packed, dtype=np.float32))
+
+        def w_off(g, ob, ic, kh, kw, r):
+            return em.lin([(g, OB * Cg * KH * KW * R), (ob, Cg * KH * KW * R), (ic, KH * KW * R),
+                           (kh, KW * R)], kw * R + r)
+    else:
+        wp = k.inp(1)
+
+        def w_off(g, ob, ic, kh, kw, r):
+            oc = em.add(em.mul(g, Mg), em.add(em.mul(ob, R), r))
+            return em.lin([(oc, Cg * KH * KW), (ic, KH * KW), (kh, KW)], kw)
+    bias = k.inp(2) if len(node.inputs) > 2 else None
+    x, y = k.inp(0), k.out()
+
+    with k.parallel_loop(N * G * OB * OH, Cg * KH * KW * OW * R) as t:
+        n, g, ob, oh = em.unravel(t, [N, G, OB, OH])
+        oc0 = em.add(em.mul(g, Mg), em.mul(ob, R))
+        rows = [em.mul(em.add(em.add(em.mul(n, M), oc0), r), OH * OW) for r in range(R)]
+        rows = [em.add(rw, em.mul(oh, OW)) for rw in rows]
+        inits = [em.load(bias, em.add(oc0, r), F32) if bias is not None else em.fconst(0.0) for r in range(R)]
+        with em.loop(0, OW, name="ow") as ow:
+            for r in range(R):
+                em.store(inits[r], y, em.add(rows[r], ow), F32)
+        with em.loop(0, Cg, name="ic") as ic:
+            xch = em.mul(em.add(em.mul(n, C), em.add(em.mul(g, Cg), ic)), H * W)
+            with em.loop(0, KH, name="kh") as kh:
+                ih = em.sub(em.add(em.mul(oh, sh), em.mul(kh, dh)), ph)
+                with em.if_(em.in_range(ih, 0, H)):
+                    xrow = em.add(xch, em.mul(ih, W))
+                    _row_taps(k, x, y, xrow, rows, wp, lambda kw, r: w_off(g, ob, ic, kh, kw, r),
+                              R, KW, W, OW, sw, dw, pw)
+        if epilogue is not None:
+            epilogue(k, rows, oc0, R, OW)
+
+
+def _row_taps(k, x, y, xrow, rows, wp, w_off, R, KW, W, OW, sw, dw, pw):
+    """y[rows[r] + ow] += w[kw, r] * x[xrow + ow*sw + kw*dw - pw] over the valid ow range."""
+    em = k.em
+    b = em.b
+
+    def tap(kw):
+        lo = em.smax(0, _ceil_div_ix(em, em.sub(pw, em.mul(kw, dw)), sw))
+        hi = em.smin(OW, em.add(_floor_div_ix(em, em.sub(em.add(W - 1, pw), em.mul(kw, dw)), sw), 1))
+        ws = [em.load(wp, w_off(kw, r), F32) for r in range(R)]
+        xoff = em.sub(em.add(xrow, em.mul(kw, dw)), pw)
+        with em.loop(lo, hi, name="ow") as ow:
+            xv = em.load(x, em.add(xoff, em.mul(ow, sw)), F32)
+            for r in range(R):
+                p = em.add(rows[r], ow)
+                em.store(b.fadd(em.load(y, p, F32), b.fmul(ws[r], xv, flags=FAST), flags=FAST), y, p, F32)
+
+    if KW <= 16:
+        for kw in range(KW):
+            tap(kw)
+    else:
+        with em.loop(0, KW, name="kw") as kw:
+            tap(kw)
+
+
+def _ceil_div_ix(em, a, s):
+    if isinstance(a, int):
+        return _ceil_div(a, s)
+    return em.sub(0, em.sdiv_floor(em.sub(0, a), s))
+
+
+def _floor_div_ix(em, a, s):
+    if isinstance(a, int):
+        return _floor_div(a, s)
+    return em.sdiv_floor(a, s)
+
+
+@register("ConvTranspose")
+def lower_conv_transpose(k, node):
+    """Gather form: each output row sums the input rows/columns that land on it."""
+    a = node.attrs
+    em = k.em
+    b = em.b
+    x_shape, w_shape, o_shape = k.in_shape(0), k.in_shape(1), k.out_shape()
+    N, C, H, W, KH, KW, sh, sw, dh, dw, ph, pw, _, _ = conv_geometry(x_shape, w_shape, a)
+    G = a.group
+    Cg, Mg = C // G, w_shape[1]
+    M = Mg * G
+    OH, OW = (1, o_shape[2]) if len(o_shape) == 3 else o_shape[2:]
+    x, wt, y = k.inp(0), k.inp(1), k.out()
+    bias = k.inp(2) if len(node.inputs) > 2 else None
+    with k.parallel_loop(N * G * Mg * OH, Cg * KH * KW * W // max(sh, 1)) as t:
+        n, g, m, oh = em.unravel(t, [N, G, Mg, OH])
+        oc = em.add(em.mul(g, Mg), m)
+        row = em.mul(em.add(em.mul(n, M), oc), OH * OW)
+        row = em.add(row, em.mul(oh, OW))
+        init = em.load(bias, oc, F32) if bias is not None else em.fconst(0.0)
+        with em.loop(0, OW, name="ow") as ow:
+            em.store(init, y, em.add(row, ow), F32)
+        with em.loop(0, Cg, name="ic") as ic:
+            cin = em.add(em.mul(g, Cg), ic)
+            xch = em.mul(em.add(em.mul(n, C), cin), H * W)
+            wch = em.mul(em.add(em.mul(cin, Mg), m), KH * KW)
+            with em.loop(0, KH, name="kh") as kh:
+                tt = em.sub(em.add(oh, ph), em.mul(kh, dh))  # = ih * sh when it lands
+                ok = b.and_(b.icmp_signed(">=", em.i64(tt), em.i64(0)),
+                            b.icmp_signed("==", em.i64(em.rem(tt, sh) if sh > 1 else 0), em.i64(0))) \
+                    if not isinstance(tt, int) else (tt >= 0 and tt % sh == 0)
+                with em.if_(ok):
+                    ih = em.div(tt, sh)
+                    with em.if_(em.in_range(ih, 0, H)):
+                        xrow = em.add(xch, em.mul(ih, W))
+                        for kw in range(KW):
+                            wv = em.load(wt, em.add(wch, em.add(em.mul(kh, KW), kw)), F32)
+                            off = kw * dw - pw                 # ow = iw*sw + off
+                            lo = max(0, _ceil_div(-off, sw))
+                            hi = min(W, _floor_div(OW - 1 - off, sw) + 1)
+                            with em.loop(lo, hi, name="iw") as iw:
+                                p = em.add(row, em.add(em.mul(iw, sw), off))
+                                xv = em.load(x, em.add(xrow, iw), F32)
+                                em.store(b.fadd(em.load(y, p, F32), b.fmul(wv, xv, flags=FAST), flags=FAST), y, p, F32)
+
+
+__all__ = ["lower_conv", "conv_geometry", "math"]

@@ -1,1 +1,106 @@
-"""(in progress)"""
+"""Gemm and MatMul (batched, broadcasting, 1-D operands).
+
+Schedule: a work item is ``RB`` rows of C times a column block of ``NB`` columns; for each k
+the RB values of A are broadcast against one contiguous row of B (i-k-j order), so the
+inner loop is a unit-stride FMA loop that LLVM vectorizes. Constant B is packed at compile
+time as (K, N) with alpha folded in; RB is the tunable ``gemm_row_block``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..emit import F32, FAST
+from ..lowering import register
+from .conv import _pick_block
+from .strided import broadcast_strides
+
+NB = 512  # column block: RB rows of C stay in L1 while B streams
+
+
+def gemm_core(k, *, batch, M, N, K, a_ptr, a_strides, b_ptr, b_strides, y, c=None, alpha=1.0):
+    """y[bt, i, j] = alpha * sum_k A[bt, i, k] * B[bt, k, j] (+ c(bt, i, j) value).
+
+    a_strides/b_strides: (batch offsets per batch index list, row stride, col stride)."""
+    em = k.em
+    b = em.b
+    RB = _pick_block(M, int(k.params["gemm_row_block"]))
+    nb = -(-N // NB)
+    nblk = -(-N // nb)
+    a_bs, a_rs, a_cs = a_strides
+    b_bs, b_rs, b_cs = b_strides
+    nbatch = math.prod(batch)
+    with k.parallel_loop(nbatch * (M // RB) * nb, RB * K * nblk) as t:
+        bt, ib, jb = em.unravel(t, [nbatch, M // RB, nb])
+        bidx = em.unravel(bt, batch) if batch else []
+        a_base = em.lin(zip(bidx, a_bs))
+        b_base = em.lin(zip(bidx, b_bs))
+        i0 = em.mul(ib, RB)
+        j0 = em.mul(jb, nblk)
+        j1 = em.smin(em.add(j0, nblk), N) if nb > 1 else N
+        rows = [em.add(em.mul(bt, M * N), em.mul(em.add(i0, r), N)) for r in range(RB)]
+        with em.loop(j0, j1, name="j") as j:
+            for r in range(RB):
+                init = c(bidx, em.add(i0, r), j) if c is not None else em.fconst(0.0)
+                em.store(init, y, em.add(rows[r], j), F32)
+        with em.loop(0, K, name="k") as kk:
+            av = []
+            for r in range(RB):
+                v = em.load(a_ptr, em.add(a_base, em.add(em.mul(em.add(i0, r), a_rs), em.mul(kk, a_cs))), F32)
+                av.append(b.fmul(v, em.fconst(alpha)) if alpha != 1.0 else v)
+            brow = em.add(b_base, em.mul(kk, b_rs))
+            with em.loop(j0, j1, name="j") as j:
+                bv = em.load(b_ptr, em.add(brow, em.mul(j, b_cs)), F32)
+                for r in range(RB):
+                    p = em.add(rows[r], j)
+                    em.store(b.fadd(em.load(y, p, F32), b.fmul(av[r], bv, flags=FAST), flags=FAST), y, p, F32)
+
+
+@register("Gemm")
+def _gemm(k, node):
+    a = node.attrs
+    em = k.em
+    A_shape, B_shape = k.in_shape(0), k.in_shape(1)
+    M, N = k.out_shape()
+    K = A_shape[0] if a.transA else A_shape[1]
+    a_str = ([], 1, M) if a.transA else ([], K, 1)
+    bdata = k.const_input(1)
+    alpha = a.alpha
+    if bdata is not None:
+        packed = (bdata.T if a.transB else bdata).astype(np.float64) * alpha
+        b_ptr = k.table(("gemm.b", id(node.inputs[1]), a.transB, alpha), np.ascontiguousarray(packed, np.float32))
+        b_str, alpha = ([], N, 1), 1.0
+    else:
+        b_ptr = k.inp(1)
+        b_str = ([], 1, K) if a.transB else ([], N, 1)
+    c = None
+    if len(node.inputs) > 2 and a.beta != 0.0:
+        cs = broadcast_strides(k.in_shape(2), (M, N))
+        cdata = k.const_input(2)
+        if cdata is not None:
+            c_ptr, beta = k.table(("gemm.c", id(node.inputs[2]), a.beta),
+                                  (cdata.astype(np.float64) * a.beta).astype(np.float32)), 1.0
+        else:
+            c_ptr, beta = k.inp(2), a.beta
+
+        def c(bidx, i, j):
+            v = em.load(c_ptr, em.add(em.mul(i, cs[0]), em.mul(j, cs[1])), F32)
+            return em.b.fmul(v, em.fconst(beta)) if beta != 1.0 else v
+    gemm_core(k, batch=[], M=M, N=N, K=K, a_ptr=k.inp(0), a_strides=a_str, b_ptr=b_ptr, b_strides=b_str,
+              y=k.out(), c=c, alpha=alpha)
+
+
+@register("MatMul")
+def _matmul(k, node):
+    A_shape, B_shape = k.in_shape(0), k.in_shape(1)
+    a2 = (1,) + A_shape if len(A_shape) == 1 else A_shape
+    b2 = B_shape + (1,) if len(B_shape) == 1 else B_shape
+    M, K = a2[-2:]
+    N = b2[-1]
+    out_batch = list(np.broadcast_shapes(a2[:-2], b2[:-2]))
+    a_bs = [s * M * K for s in broadcast_strides(a2[:-2], out_batch)]
+    b_bs = [s * K * N for s in broadcast_strides(b2[:-2], out_batch)]
+    gemm_core(k, batch=out_batch, M=M, N=N, K=K, a_ptr=k.inp(0), a_strides=(a_bs, K, 1),
+              b_ptr=k.inp(1), b_strides=(b_bs, N, 1), y=k.out())
