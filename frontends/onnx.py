@@ -28,6 +28,18 @@ FOLD_AT_IMPORT_MAX_ELEMENTS = 1 << 16  # bigger constant subgraphs are left to t
 ALWAYS_FOLD = {"Shape", "Size"}  # their values follow from static shapes alone
 
 Converter = Callable[["Importer", Any, int], None]
+
+
+class NotConstantError(ShapeError):
+    """An input that decides a shape (Reshape's shape, Slice's bounds, ...) is not a constant.
+
+    ``value_name`` names the ONNX tensor, so a caller that knows its value (the ONNX backend
+    interface, fed concrete arrays) can bake it into the model and import again.
+    """
+
+    def __init__(self, message: str, value_name: str):
+        super().__init__(message)
+        self.value_name = value_name
 CONVERTERS: dict[str, Converter] = {}
 
 
@@ -147,9 +159,10 @@ class Importer:
         if v is None:
             return default
         if not v.is_constant:
-            raise ShapeError(
-                f"node {self.node_name} ({node.op_type}): {what} (input {v.name!r}) must be a constant; "
-                "cnncc compiles for static shapes"
+            raise NotConstantError(
+                f"node {self.node_name} ({node.op_type}): {what} (input {v.name!r}) must be a constant "
+                "(an initializer or computable from static shapes); cnncc compiles for static shapes",
+                node.input[index],
             )
         return v.data
 
@@ -464,8 +477,8 @@ def _clip(imp: Importer, node, opset: int) -> None:
     else:
         lo = imp.const(node, 1, "min")
         hi = imp.const(node, 2, "max")
-        lo = None if lo is None else float(lo)
-        hi = None if hi is None else float(hi)
+        lo = None if lo is None else float(np.asarray(lo).reshape(-1)[0])
+        hi = None if hi is None else float(np.asarray(hi).reshape(-1)[0])
     x = imp.value(node.input[0])
     if x.dtype != "float32":
         lo = None if lo is None else int(lo)

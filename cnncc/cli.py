@@ -1,0 +1,343 @@
+"""The ``cnncc`` command line: inspect, run, compile, show.
+
+Errors a user can act on (cnncc.errors) print as one line on stderr with a non-zero exit;
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cnncc import __version__
+from cnncc.errors import CnnccError, UsageError
+
+app = typer.Typer(
+    name="cnncc",
+    help="cnncc compiles trained convolutional networks (ONNX) to optimized native code.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+_state = {"debug": False}
+
+# -- shared options ------------------------------------------------------------------------
+ModelArg = Annotated[str, typer.Argument(help="An ONNX model file (or, for `run`, a compiled artifact directory).", show_default=False)]
+InputShapeOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--input-shape", help="Shape for a dynamic input, as NAME=1,3,224,224 (repeatable).", show_default=False),
+]
+OptLevelOpt = Annotated[int, typer.Option("--opt-level", "-O", help="Optimization level: 0 none, 1 clean-ups and folding, 2 +fusion, 3 +layout.", min=0, max=3)]
+DisablePassOpt = Annotated[Optional[list[str]], typer.Option("--disable-pass", help="Skip this pass (repeatable).", show_default=False)]
+PrintAfterOpt = Annotated[Optional[list[str]], typer.Option("--print-after", help="Print the IR after this pass, or after 'all' (repeatable).", show_default=False)]
+PassStatsOpt = Annotated[bool, typer.Option("--pass-stats", help="Print per-pass node counts and rewrites.")]
+TargetOpt = Annotated[str, typer.Option("--target", "-t", help="Backend: reference, llvm, tvm-llvm, cuda.")]
+
+
+def parse_input_shapes(specs: list[str] | None) -> dict[str, tuple[int, ...]]:
+    shapes: dict[str, tuple[int, ...]] = {}
+    for spec in specs or []:
+        name, sep, dims = spec.rpartition("=")
+        try:
+            if not sep or not name:
+                raise ValueError
+            shape = tuple(int(d) for d in dims.replace("x", ",").split(",") if d.strip())
+            if not shape or min(shape) <= 0:
+                raise ValueError
+        except ValueError:
+            raise UsageError(f"--input-shape {spec!r}: expected NAME=D1,D2,... with positive integers, e.g. x=1,3,224,224") from None
+        shapes[name] = shape
+    return shapes
+
+
+def load_inputs(specs: list[str] | None) -> dict[str, np.ndarray]:
+    feeds = {}
+    for spec in specs or []:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise UsageError(f"--input {spec!r}: expected NAME=FILE.npy (or .pb)")
+        file = Path(path)
+        if not file.is_file():
+            raise UsageError(f"--input {name}: file not found: {file}")
+        try:
+            if file.suffix == ".pb":
+                import onnx
+                from onnx import numpy_helper
+
+                feeds[name] = numpy_helper.to_array(onnx.load_tensor(str(file)))
+            else:
+                feeds[name] = np.load(file, allow_pickle=False)
+        except Exception as exc:  # noqa: BLE001 - numpy/protobuf raise many types
+            raise UsageError(f"--input {name}: cannot read {file}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+    return feeds
+
+
+def random_inputs(graph, seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for v in graph.inputs:
+        if v.dtype == "float32":
+            feeds[v.name] = rng.standard_normal(v.shape).astype(np.float32)
+        elif v.dtype == "bool":
+            feeds[v.name] = rng.integers(0, 2, v.shape).astype(bool)
+        else:
+            feeds[v.name] = rng.integers(0, 4, v.shape).astype(v.dtype)
+    return feeds
+
+
+def _print_pass_stats(records) -> None:
+    table = Table(title="passes")
+    for col in ("pass", "nodes before", "nodes after", "rewrites"):
+        table.add_column(col)
+    for r in records:
+        notes = "; ".join(getattr(r, "notes", []) or [])
+        table.add_row(r.name, str(r.nodes_before), str(r.nodes_after), notes)
+    out.print(table)
+
+
+def _compile(model, target, input_shape, opt_level, disable_pass, print_after, pass_stats, **options):
+    import cnncc
+
+    records: list = []
+    compiled = cnncc.compile(
+        model,
+        target=target,
+        input_shapes=parse_input_shapes(input_shape),
+        opt_level=opt_level,
+        disable_passes=disable_pass or (),
+        print_after=print_after or (),
+        pass_records=records,
+        **options,
+    )
+    if pass_stats:
+        _print_pass_stats(records)
+    return compiled
+
+
+# -- commands ------------------------------------------------------------------------------
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"cnncc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    _state["debug"] = debug or bool(os.environ.get("CNNCC_DEBUG"))
+
+
+@app.command()
+def inspect(
+    model: ModelArg,
+    input_shape: InputShapeOpt = None,
+    opt_level: Annotated[int, typer.Option("--opt-level", "-O", min=0, max=3, help="Inspect the graph after this optimization level (default 0: as imported).")] = 0,
+    disable_pass: DisablePassOpt = None,
+    print_after: PrintAfterOpt = None,
+    pass_stats: PassStatsOpt = False,
+) -> None:
+    """Inputs, outputs, op histogram, parameters and MACs of a model."""
+    from cnncc.errors import UnsupportedOpError
+    from cnncc.frontends.onnx import load_model
+    from cnncc.passes.manager import optimize
+    from cnncc.stats import graph_stats
+
+    try:
+        from cnncc.frontends.onnx import import_onnx
+
+        graph = import_onnx(model, parse_input_shapes(input_shape))
+    except UnsupportedOpError:
+        _print_onnx_ops(load_model(model))
+        raise
+    records: list = []
+    graph = optimize(graph, opt_level, disable=disable_pass or (), print_after=print_after or (), records=records, echo=out.print)
+    if pass_stats or opt_level > 0:
+        _print_pass_stats(records)
+    stats = graph_stats(graph)
+
+    io = Table(title=f"{graph.name}: inputs and outputs")
+    for col in ("kind", "name", "shape", "dtype"):
+        io.add_column(col)
+    for kind, values in (("input", graph.inputs), ("output", graph.outputs)):
+        for v in values:
+            io.add_row(kind, v.name, "x".join(map(str, v.shape)), v.dtype)
+    out.print(io)
+
+    ops = Table(title=f"ops after -O{opt_level}")
+    for col, just in (("op", "left"), ("count", "right"), ("MMACs", "right"), ("share", "right")):
+        ops.add_column(col, justify=just)
+    total = max(stats.total_macs, 1)
+    for op, count in graph.op_histogram().items():
+        macs = stats.macs_by_op.get(op, 0)
+        ops.add_row(op, str(count), f"{macs / 1e6:,.1f}", f"{100 * macs / total:.1f}%")
+    out.print(ops)
+    out.print(
+        f"nodes: {len(graph.nodes)}   parameters: {stats.parameters:,} ({stats.parameter_bytes / 2**20:,.1f} MiB)   "
+        f"MACs: {stats.total_macs / 1e9:,.3f} G"
+    )
+
+
+def _print_onnx_ops(model) -> None:
+    from collections import Counter
+
+    from cnncc.frontends.onnx import CONVERTERS
+
+    hist = Counter((n.domain, n.op_type) for n in model.graph.node)
+    table = Table(title="ONNX ops in the model")
+    for col in ("op", "count", "supported"):
+        table.add_column(col)
+    for (domain, op), count in hist.most_common():
+        ok = domain in ("", "ai.onnx") and op in CONVERTERS
+        table.add_row(f"{domain + '.' if domain else ''}{op}", str(count), "yes" if ok else "[red]no[/red]")
+    out.print(table)
+
+
+@app.command()
+def run(
+    model: ModelArg,
+    input: Annotated[Optional[list[str]], typer.Option("--input", "-i", help="Input as NAME=FILE.npy or NAME=FILE.pb (repeatable); random (seeded) when omitted.", show_default=False)] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write outputs to this .npz file.", show_default=False)] = None,
+    target: TargetOpt = "reference",
+    input_shape: InputShapeOpt = None,
+    opt_level: OptLevelOpt = 2,
+    disable_pass: DisablePassOpt = None,
+    print_after: PrintAfterOpt = None,
+    pass_stats: PassStatsOpt = False,
+    seed: Annotated[int, typer.Option(help="Seed for random inputs.")] = 0,
+    check: Annotated[bool, typer.Option("--check", help="Compare against the reference backend and print max abs/rel error.")] = False,
+) -> None:
+    """Run a model (or a compiled artifact directory) and print its outputs."""
+    if Path(model).is_dir():
+        import cnncc
+
+        compiled = cnncc.load(model)
+    else:
+        compiled = _compile(model, target, input_shape, opt_level, disable_pass, print_after, pass_stats)
+    feeds = load_inputs(input) or random_inputs(compiled.graph, seed)
+    results = compiled.run(feeds)
+
+    table = Table(title=f"outputs ({compiled.target})")
+    for col in ("name", "shape", "dtype", "min", "max", "mean", "first values"):
+        table.add_column(col)
+    for name, arr in results.items():
+        a = np.asarray(arr)
+        nums = a.astype(np.float64) if a.size else np.zeros(1)
+        first = ", ".join(f"{v:.5g}" for v in nums.reshape(-1)[:4])
+        table.add_row(name, "x".join(map(str, a.shape)), str(a.dtype), f"{nums.min():.5g}", f"{nums.max():.5g}", f"{nums.mean():.5g}", first)
+    out.print(table)
+
+    if check:
+        _check_against_reference(compiled, feeds, results)
+    if output is not None:
+        _write_npz(output, results)
+        out.print(f"wrote {output}")
+
+
+def _check_against_reference(compiled, feeds, results) -> None:
+    from cnncc.backends.reference import interpret
+
+    graph = compiled.source_graph or compiled.graph
+    expected = interpret(graph, feeds)
+    worst_ok = True
+    for name, ref in expected.items():
+        got = np.asarray(results[name], dtype=np.float64)
+        ref = np.asarray(ref, dtype=np.float64)
+        abs_err = float(np.abs(got - ref).max()) if ref.size else 0.0
+        rel_err = float((np.abs(got - ref) / np.maximum(np.abs(ref), 1e-6)).max()) if ref.size else 0.0
+        ok = np.allclose(got, ref, rtol=1e-3, atol=1e-4)
+        worst_ok &= ok
+        out.print(f"check {name}: max abs err {abs_err:.3g}, max rel err {rel_err:.3g} -> {'ok' if ok else 'MISMATCH'} (rtol 1e-3, atol 1e-4)")
+    if not worst_ok:
+        from cnncc.errors import BackendError
+
+        raise BackendError(f"target {compiled.target} disagrees with the reference backend")
+
+
+def _write_npz(path: Path, arrays: dict) -> None:
+    """Write to a temporary name, then rename: no half-written file on failure."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.npz")
+    try:
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@app.command(name="compile")
+def compile_cmd(
+    model: ModelArg,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Artifact directory to write.")] = Path("out"),
+    target: TargetOpt = "llvm",
+    input_shape: InputShapeOpt = None,
+    opt_level: OptLevelOpt = 2,
+    disable_pass: DisablePassOpt = None,
+    print_after: PrintAfterOpt = None,
+    pass_stats: PassStatsOpt = False,
+) -> None:
+    """Compile a model into a deployable artifact directory."""
+    compiled = _compile(model, target, input_shape, opt_level, disable_pass, print_after, pass_stats)
+    path = compiled.export(output)
+    out.print(f"wrote {path} ({compiled.target}, {len(compiled.graph.nodes)} kernels)")
+
+
+@app.command()
+def show(
+    model: ModelArg,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Picture to write: .svg, .png (needs Graphviz) or .dot.")] = Path("graph.svg"),
+    input_shape: InputShapeOpt = None,
+    opt_level: Annotated[int, typer.Option("--opt-level", "-O", min=0, max=3, help="Show the graph after this optimization level (default 0: as imported).")] = 0,
+    disable_pass: DisablePassOpt = None,
+) -> None:
+    """Draw the graph before or after optimization."""
+    from cnncc.frontends.onnx import import_onnx
+    from cnncc.passes.manager import optimize
+    from cnncc.viz import render
+
+    graph = import_onnx(model, parse_input_shapes(input_shape))
+    graph = optimize(graph, opt_level, disable=disable_pass or ())
+    path = render(graph, output)
+    out.print(f"wrote {path} ({len(graph.nodes)} nodes, -O{opt_level})")
+
+
+# -- entry point ---------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (usage errors are handled by typer itself)."""
+    try:
+        app(args=argv, prog_name="cnncc")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except CnnccError as exc:
+        if _state["debug"]:
+            raise
+        err.print(f"error: {exc}", soft_wrap=True, markup=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print("interrupted", markup=False)
+        return 130
+    except Exception as exc:
+        if _state["debug"]:
+            raise
+        err.print(
+            f"internal error: {type(exc).__name__}: {exc} (this is a cnncc bug; rerun with --debug for the traceback)",
+            soft_wrap=True,
+            markup=False,
+        )
+        return 70
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
