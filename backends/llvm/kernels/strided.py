@@ -72,8 +72,8 @@ def _simplify(shape: list[int], accesses: list[Access]) -> list[int]:
     return shape
 
 
-def _offset(em: Emitter, a: Access, idx: Sequence[Index], dims: Sequence[int]) -> Index:
-    off: Index = a.offset
+def _offset(em: Emitter, a: Access, idx: Sequence[Index], dims: Sequence[int], base: Index = 0) -> Index:
+    off: Index = base
     for d, i in zip(dims, idx):
         if d in a.tables:
             off = em.add(off, em.load(a.tables[d], i, I64))
@@ -105,7 +105,7 @@ def emit_map(k, shape: Sequence[int], out: Access, ins: Sequence[Access],
         idx = em.unravel(t, [*outer, nblocks])
         outer_idx, blk = idx[:-1], idx[-1]
         rank = len(shape)
-        bases = [_offset(em, a, outer_idx, range(rank - 1)) for a in (out, *ins)]
+        bases = [_offset(em, a, outer_idx, range(rank - 1), a.offset) for a in (out, *ins)]
         j0 = em.mul(blk, block)
         j1 = em.smin(em.add(j0, block), inner) if nblocks > 1 else inner
         with em.loop(j0, j1, name="j") as j:
