@@ -312,6 +312,40 @@ def show(
     out.print(f"wrote {path} ({len(graph.nodes)} nodes, -O{opt_level})")
 
 
+@app.command()
+def zoo(
+    name: Annotated[Optional[str], typer.Argument(help="Model to write; omit to list them.", show_default=False)] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="ONNX file to write (default NAME.onnx).", show_default=False)] = None,
+    shipped_weights: Annotated[bool, typer.Option("--shipped-weights", help="Keep the light models' constant 0.02 weights instead of seeded random ones.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed for the random weights.")] = 0,
+) -> None:
+    """Write a model of the built-in zoo: onnx's light model-zoo architectures, PP-OCR nets."""
+    import onnx
+
+    from cnncc import zoo as zoo_models
+
+    if name is None:
+        table = Table(title="zoo")
+        table.add_column("name")
+        table.add_column("what")
+        for n in zoo_models.LIGHT_MODELS:
+            table.add_row(n, "architecture shipped with onnx (seeded random weights)")
+        for n, (file, shapes) in zoo_models.PPOCR_MODELS.items():
+            shape = ",".join(map(str, shapes["x"]))
+            table.add_row(n, f"trained PP-OCR network from {zoo_models.PPOCR_WHEEL} (--input-shape x={shape})")
+        out.print(table)
+        return
+    model, _ = zoo_models.get_model(name, random_weights=not shipped_weights, seed=seed)
+    path = output or Path(f"{name}.onnx")
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        onnx.save(model, str(tmp))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    out.print(f"wrote {path}")
+
+
 # -- entry point ---------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (usage errors are handled by typer itself)."""

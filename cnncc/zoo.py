@@ -99,3 +99,82 @@ def with_random_weights(model, seed: int = 0):
     del model.graph.input[:]
     model.graph.input.extend(kept)
     return model
+
+
+# -- trained models shipped inside PyPI wheels ----------------------------------------------
+# rapidocr-onnxruntime carries PaddleOCR's PP-OCR networks (trained weights): a MobileNetV3 +
+# DB detection net, a text-direction classifier and an SVTR recognizer.
+PPOCR_WHEEL = "rapidocr-onnxruntime==1.4.4"
+PPOCR_MODELS = {
+    "ppocr-det": ("ch_PP-OCRv4_det_infer.onnx", {"x": (1, 3, 640, 640)}),
+    "ppocr-cls": ("ch_ppocr_mobile_v2.0_cls_infer.onnx", {"x": (1, 3, 48, 192)}),
+    "ppocr-rec": ("ch_PP-OCRv4_rec_infer.onnx", {"x": (1, 3, 48, 320)}),
+}
+
+
+def cache_dir() -> Path:
+    import os
+
+    root = os.environ.get("CNNCC_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "cnncc")
+    return Path(root)
+
+
+def ppocr_model_path(name: str) -> Path:
+    """Path of a PP-OCR model, downloading its wheel (no dependencies) once into the cache.
+
+    Raises ModelLoadError when the package index cannot be reached.
+    """
+    import subprocess
+    import sys
+    import tempfile
+    import zipfile
+
+    from cnncc.errors import ModelLoadError
+
+    if name not in PPOCR_MODELS:
+        raise ModelLoadError(f"unknown PP-OCR model {name!r}; choose one of {', '.join(PPOCR_MODELS)}")
+    filename = PPOCR_MODELS[name][0]
+    target = cache_dir() / "ppocr" / filename
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, PPOCR_WHEEL],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        wheels = list(Path(tmp).glob("*.whl"))
+        if proc.returncode != 0 or not wheels:
+            last = (proc.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
+            raise ModelLoadError(f"cannot download {PPOCR_WHEEL} (offline?): {last}")
+        with zipfile.ZipFile(wheels[0]) as zf:
+            for member in zf.namelist():
+                if member.endswith(".onnx"):
+                    out = target.parent / Path(member).name
+                    tmp_out = out.with_suffix(".part")
+                    tmp_out.write_bytes(zf.read(member))
+                    tmp_out.replace(out)
+    if not target.is_file():
+        raise ModelLoadError(f"{PPOCR_WHEEL} does not contain {filename}")
+    return target
+
+
+def model_names() -> list[str]:
+    return list(LIGHT_MODELS) + list(PPOCR_MODELS)
+
+
+def get_model(name: str, random_weights: bool = True, seed: int = 0):
+    """(ModelProto, input shapes) for a zoo name: a light model (seeded random weights unless
+    ``random_weights`` is False) or a trained PP-OCR network."""
+    import onnx
+
+    from cnncc.errors import ModelLoadError
+
+    if name in PPOCR_MODELS:
+        return onnx.load(str(ppocr_model_path(name))), dict(PPOCR_MODELS[name][1])
+    if name not in LIGHT_MODELS:
+        raise ModelLoadError(f"unknown zoo model {name!r}; choose one of {', '.join(model_names())}")
+    model = onnx.load(str(light_model_path(name)))
+    return (with_random_weights(model, seed) if random_weights else model), {}

@@ -1,0 +1,46 @@
+# cnncc: `make demo` compiles and runs a bundled model; `make test` runs the whole test suite.
+# Both create their own virtual environment in .venv (nothing but Python 3.11 needed).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DEMO   := build/demo
+PYTEST_WORKERS ?= 2
+
+.PHONY: setup system-deps demo test clean
+
+setup: $(STAMP) system-deps
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
+	touch $(STAMP)
+
+# Graphviz renders `cnncc show` pictures; a C compiler builds shared libraries. Installed from
+# the OS packages when missing and we are allowed to (root); otherwise only a warning.
+system-deps:
+	@missing=""; \
+	command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
+	command -v cc  >/dev/null 2>&1 || missing="$$missing gcc"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing OS packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "warning: missing OS packages:$$missing (install them for pictures / shared libraries)"; \
+	  fi; \
+	fi
+
+demo: setup
+	mkdir -p $(DEMO)
+	$(BIN)/cnncc zoo squeezenet -o $(DEMO)/squeezenet.onnx
+	$(BIN)/cnncc inspect $(DEMO)/squeezenet.onnx -O2
+	$(BIN)/cnncc run $(DEMO)/squeezenet.onnx --target reference -O2 --output $(DEMO)/outputs.npz
+
+test: setup
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) tests
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .hypothesis
