@@ -84,7 +84,7 @@ def generate(graph: Graph, target: TargetInfo, params: dict | None = None) -> Ge
     b = ir.IRBuilder(entry.append_basic_block("entry"))
     gomp = ir.Function(mod, ir.FunctionType(VOID, [PTR, PTR, I32, I32]), "GOMP_parallel")
     max_args = max([len(k.node.inputs) + len(k.node.outputs) + 1 for k, _ in kernels] + [1])
-    argbuf = b.alloca(ir.ArrayType(PTR, max_args), name="args")
+    argbuf = b.alloca(PTR, size=ir.Constant(I64, max_args), name="args")
     serial = b.icmp_signed("==", nt_arg, ir.Constant(I32, 1))
 
     def pointer(v: Value, used: bool = True) -> ir.Value:
@@ -110,7 +110,7 @@ def generate(graph: Graph, target: TargetInfo, params: dict | None = None) -> Ge
             continue
         thunk = _thunk(mod, k.fn, len(args))
         for j, a in enumerate(args):
-            b.store(a, b.gep(argbuf, [ir.Constant(I64, 0), ir.Constant(I64, j)], source_etype=argbuf.allocated_type))
+            b.store(a, b.gep(argbuf, [ir.Constant(I64, j)], source_etype=PTR))
         with b.if_else(serial) as (then, otherwise):
             with then:
                 b.call(k.fn, args)

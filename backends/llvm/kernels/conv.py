@@ -77,7 +77,7 @@ def lower_conv(k, node, epilogue=None):
 
         def w_off(g, ob, ic, kh, kw, r):
             return em.lin([(g, OB * Cg * KH * KW * R), (ob, Cg * KH * KW * R), (ic, KH * KW * R),
-                           (kh, KW * R)], kw * R + r)
+                           (kh, KW * R), (kw, R)], r)
     else:
         wp = k.inp(1)
 

@@ -1,0 +1,90 @@
+"""Conv, ConvTranspose and pooling on the llvm backend against the reference."""
+
+import pytest
+
+from llvm_helpers import check_op, const, rand
+
+
+def conv_attrs(k, s, p, d, g=1):
+    return dict(kernel_shape=k, strides=s, pads=p, dilations=d, group=g)
+
+
+CONVS = [
+    # x shape, w shape, attrs, const weights, bias
+    ((1, 3, 9, 11), (5, 3, 3, 3), conv_attrs((3, 3), (1, 1), (1, 1, 1, 1), (1, 1)), True, True),
+    ((2, 6, 9, 11), (4, 3, 3, 2), conv_attrs((3, 2), (2, 3), (0, 1, 2, 1), (2, 1), 2), True, False),
+    ((1, 6, 10, 9), (6, 1, 3, 3), conv_attrs((3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 6), True, True),  # depthwise
+    ((1, 8, 7, 7), (16, 1, 5, 5), conv_attrs((5, 5), (1, 1), (2, 2, 2, 2), (1, 1), 8), True, True),  # multiplier 2
+    ((1, 5, 6, 7), (9, 5, 1, 1), conv_attrs((1, 1), (1, 1), (0, 0, 0, 0), (1, 1)), True, True),      # pointwise
+    ((1, 5, 6, 7), (9, 5, 1, 1), conv_attrs((1, 1), (2, 2), (0, 0, 0, 0), (1, 1)), True, False),
+    ((1, 3, 17, 19), (7, 3, 7, 7), conv_attrs((7, 7), (2, 2), (3, 3, 3, 3), (1, 1)), True, True),    # stem-like
+    ((1, 4, 12, 13), (6, 4, 3, 3), conv_attrs((3, 3), (1, 1), (2, 2, 2, 2), (2, 2)), True, True),    # dilated
+    ((1, 4, 8, 8), (6, 4, 3, 3), conv_attrs((3, 3), (1, 1), (0, 2, 1, 0), (1, 1)), False, True),     # runtime weights
+    ((2, 5, 13), (7, 5, 3), conv_attrs((3,), (2,), (1, 0), (1,)), True, True),                       # 1-D
+    ((1, 4, 20), (4, 2, 5), conv_attrs((5,), (1,), (4, 4), (2,), 2), False, False),                 # 1-D grouped
+    ((1, 2, 5, 40), (3, 2, 1, 20), conv_attrs((1, 20), (1, 1), (0, 3, 0, 3), (1, 1)), True, True),  # long kernel row
+]
+
+
+@pytest.mark.parametrize("x_shape,w_shape,attrs,const_w,bias", CONVS)
+def test_conv(x_shape, w_shape, attrs, const_w, bias):
+    w = rand(*w_shape, seed=1)
+    inputs = [rand(*x_shape), const(w) if const_w else w]
+    if bias:
+        inputs.append(const(rand(w_shape[0], seed=2)))
+    check_op("Conv", inputs, attrs)
+
+
+@pytest.mark.parametrize("block", [1, 3, 8])
+def test_conv_oc_block_param(block):
+    check_op("Conv", [rand(1, 4, 7, 9), const(rand(12, 4, 3, 3, seed=1))],
+             conv_attrs((3, 3), (1, 1), (1, 1, 1, 1), (1, 1)), params={"conv_oc_block": block})
+
+
+CONV_T = [
+    ((1, 4, 5, 6), (4, 3, 3, 3), dict(kernel_shape=(3, 3), strides=(2, 2), pads=(1, 1, 1, 1), dilations=(1, 1),
+                                       output_padding=(1, 1)), True),
+    ((2, 4, 5, 6), (4, 2, 3, 2), dict(kernel_shape=(3, 2), strides=(3, 2), pads=(0, 1, 2, 0), dilations=(2, 1),
+                                       output_padding=(0, 1), group=2), False),
+    ((1, 4, 7), (4, 3, 4), dict(kernel_shape=(4,), strides=(2,), pads=(1, 2), dilations=(1,), output_padding=(0,)), True),
+]
+
+
+@pytest.mark.parametrize("x_shape,w_shape,attrs,bias", CONV_T)
+def test_conv_transpose(x_shape, w_shape, attrs, bias):
+    inputs = [rand(*x_shape), const(rand(*w_shape, seed=1))]
+    if bias:
+        inputs.append(const(rand(w_shape[1] * attrs.get("group", 1), seed=2)))
+    check_op("ConvTranspose", inputs, attrs)
+
+
+def pool_attrs(k, s, p, d=None, ceil=0, **kw):
+    return dict(kernel_shape=k, strides=s, pads=p, dilations=d or (1,) * len(k), ceil_mode=ceil, **kw)
+
+
+POOLS = [
+    ((2, 3, 9, 11), pool_attrs((3, 3), (2, 2), (1, 0, 1, 1), ceil=1)),
+    ((1, 5, 8, 8), pool_attrs((2, 2), (2, 2), (0, 0, 0, 0))),
+    ((1, 3, 10, 9), pool_attrs((3, 2), (1, 2), (0, 1, 2, 0), d=(2, 1))),
+    ((2, 3, 12), pool_attrs((3,), (2,), (1, 1), ceil=1)),
+    ((1, 2, 13, 13), pool_attrs((3, 3), (2, 2), (0, 0, 0, 0), ceil=1)),
+]
+
+
+@pytest.mark.parametrize("x_shape,attrs", POOLS)
+def test_max_pool(x_shape, attrs):
+    check_op("MaxPool", [rand(*x_shape)], attrs)
+
+
+@pytest.mark.parametrize("x_shape,attrs", POOLS)
+@pytest.mark.parametrize("include_pad", [0, 1])
+def test_average_pool(x_shape, attrs, include_pad):
+    if "dilations" in attrs and any(d != 1 for d in attrs["dilations"]) and include_pad:
+        pass
+    check_op("AveragePool", [rand(*x_shape)], {**attrs, "count_include_pad": include_pad})
+
+
+@pytest.mark.parametrize("op", ["GlobalAveragePool", "GlobalMaxPool"])
+@pytest.mark.parametrize("shape", [(2, 5, 7, 3), (1, 3, 11)])
+def test_global_pool(op, shape):
+    check_op(op, [rand(*shape)])
