@@ -130,6 +130,12 @@ def _constant_array(arr: np.ndarray, where: str) -> np.ndarray:
     return arr
 
 
+def _constant_value(name: str, arr: np.ndarray) -> Value:
+    """A constant Value that keeps 0-d arrays 0-d (``np.ascontiguousarray`` would not)."""
+    arr = np.array(arr, order="C")
+    return Value(name, TensorType(arr.shape, str(arr.dtype)), arr)
+
+
 # -- the importer --------------------------------------------------------------------------
 class Importer:
     def __init__(self, model, input_shapes: Mapping[str, Sequence[int]] | None):
@@ -199,7 +205,7 @@ class Importer:
                 arrays = evaluate(op, [np.zeros(v.shape, v.dtype) for v in inputs], a)
             else:
                 arrays = evaluate(op, [v.data for v in inputs], a)
-            return [Value(n, t, np.ascontiguousarray(arr)) for n, t, arr in zip(out_names, types, arrays)]
+            return [Value(n, t, np.asarray(arr, order="C")) for n, t, arr in zip(out_names, types, arrays)]
         outs = [Value(n, t) for n, t in zip(out_names, types)]
         self.nodes.append(Node(op, inputs, outs, a, node_name))
         return outs
@@ -223,7 +229,7 @@ class Importer:
         for t in g.initializer:
             arr = _constant_array(onnx.numpy_helper.to_array(t), f"initializer {t.name}")
             self._taken.add(t.name)
-            self.values[t.name] = Value.constant(t.name, arr)
+            self.values[t.name] = _constant_value(t.name, arr)
         inputs = []
         real_inputs = [vi for vi in g.input if vi.name not in initializers]
         self._check_input_shapes(real_inputs)
@@ -271,8 +277,8 @@ class Importer:
         for g_dim, d in zip(given, dims):
             if isinstance(d, int) and d != g_dim:
                 raise ShapeError(f"input {vi.name}: given shape {list(given)} conflicts with the declared {dims}")
-            if g_dim <= 0:
-                raise ShapeError(f"input {vi.name}: dimensions must be positive, got {list(given)}")
+            if g_dim < 0:
+                raise ShapeError(f"input {vi.name}: dimensions must not be negative, got {list(given)}")
         return given
 
 
@@ -299,12 +305,6 @@ def _reject_unsupported(g, opset: int) -> None:
     """Name every unsupported op type (and one node of each) before failing."""
     import onnx
 
-    newest = onnx.defs.onnx_opset_version()
-    if opset < MIN_OPSET or opset > newest:
-        raise UnsupportedOpError(
-            f"model uses ONNX opset {opset}; cnncc reads opsets {MIN_OPSET} to {newest} "
-            "(convert older models with onnx.version_converter)"
-        )
     missing: dict[str, list[str]] = {}
     for i, node in enumerate(g.node):
         if node.domain not in ("", "ai.onnx") or node.op_type not in CONVERTERS:
@@ -316,6 +316,12 @@ def _reject_unsupported(g, opset: int) -> None:
             more = f" and {len(names) - 1} more" if len(names) > 1 else ""
             parts.append(f"{op_type} (node {names[0]!r}{more})")
         raise UnsupportedOpError(f"unsupported ONNX op(s): {', '.join(parts)}")
+    newest = onnx.defs.onnx_opset_version()
+    if opset < MIN_OPSET or opset > newest:
+        raise UnsupportedOpError(
+            f"model uses ONNX opset {opset}; cnncc reads opsets {MIN_OPSET} to {newest} "
+            "(convert older models with onnx.version_converter)"
+        )
 
 
 def _topological(g):
@@ -424,8 +430,7 @@ def _conv_transpose(imp: Importer, node, opset: int) -> None:
         begins, ends = [], []
         for i in range(sp):
             total = strides[i] * (x.shape[2 + i] - 1) + out_pad[i] + (kernel[i] - 1) * dilations[i] + 1 - wanted[i]
-            if total < 0:
-                raise ShapeError(f"node {imp.node_name}: output_shape {wanted} is larger than ConvTranspose can produce")
+            # A negative total (output_shape beyond the full result) pads the end with zeros.
             if auto_pad == "SAME_UPPER":
                 begins.append(total // 2)
                 ends.append(total - total // 2)
@@ -510,9 +515,9 @@ def _dropout(imp: Importer, node, opset: int) -> None:
     ratio = a.get("ratio", 0.5)
     if opset >= 12:
         r = imp.const(node, 1, "ratio")
-        ratio = ratio if r is None else float(r)
+        ratio = ratio if r is None else float(np.asarray(r).reshape(-1)[0])
         training = imp.const(node, 2, "training_mode", default=np.array(False))
-        if bool(training):
+        if bool(np.asarray(training).reshape(-1)[0]):
             raise UnsupportedOpError(f"node {imp.node_name}: Dropout in training mode is not supported (cnncc compiles for inference)")
     imp.emit_node(node, "Dropout", [imp.value(node.input[0])], {"ratio": ratio})
 
@@ -542,7 +547,7 @@ def _constant(imp: Importer, node, opset: int) -> None:
         raise UnsupportedOpError(f"node {imp.node_name}: Constant of kind {sorted(a)} is not supported")
     arr = _constant_array(arr, f"node {imp.node_name} (Constant)")
     name = imp.unique_name(node.output[0])
-    imp.bind(node.output[0], Value.constant(name, arr))
+    imp.bind(node.output[0], _constant_value(name, arr))
 
 
 @converter("ConstantOfShape")

@@ -167,8 +167,11 @@ def conv_transpose(a, x, w, b=None):
             dst = (slice(None), slice(gi * mg, (gi + 1) * mg))
             dst += tuple(slice(pos[i] * d[i], pos[i] * d[i] + s[i] * (x.shape[2 + i] - 1) + 1, s[i]) for i in range(sp))
             y[dst] += col[(Ellipsis, *pos)]
+    # Negative pads (ONNX output_shape beyond the full result) grow the output with zeros.
+    grow = [(0, 0), (0, 0)] + [(max(-a.pads[i], 0), max(-a.pads[sp + i], 0)) for i in range(sp)]
+    y = np.pad(y, grow)
     crop = (slice(None), slice(None))
-    crop += tuple(slice(a.pads[i], full[i] - a.pads[sp + i]) for i in range(sp))
+    crop += tuple(slice(max(a.pads[i], 0), y.shape[2 + i] - max(a.pads[sp + i], 0)) for i in range(sp))
     y = np.ascontiguousarray(y[crop])
     if b is not None:
         y += b.reshape((1, -1) + (1,) * sp)
@@ -192,7 +195,8 @@ def _pool_macs(ins, outs, a):
 @defop("MaxPool", _pool_types("MaxPool"), attrs=POOL_ATTRS, macs=_pool_macs)
 def max_pool(a, x):
     out_sizes = _out_spatial(TensorType(x.shape, str(x.dtype)), a, bool(a.ceil_mode))
-    win = _windows(x, a, -np.inf, out_sizes)
+    lowest = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+    win = _windows(x, a, lowest, out_sizes)
     sp = x.ndim - 2
     return win.max(axis=tuple(range(2 + sp, 2 + 2 * sp))).astype(x.dtype)
 

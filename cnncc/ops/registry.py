@@ -123,7 +123,7 @@ def evaluate(op: str, arrays: Sequence[np.ndarray], attrs: Attrs) -> list[np.nda
     """Run an op's NumPy reference; always returns a list of arrays."""
     result = get_op(op).reference(attrs, *arrays)
     outs = list(result) if isinstance(result, (tuple, list)) else [result]
-    return [np.ascontiguousarray(o) for o in outs]
+    return [np.asarray(o, order="C") for o in outs]  # keeps 0-d results 0-d
 
 
 def count_macs(op: str, in_types: Sequence[TensorType], out_types: Sequence[TensorType], attrs: Attrs) -> int:

@@ -253,7 +253,9 @@ def resize_source_coords(a, axis: int, in_size: int) -> np.ndarray:
     if mode == "pytorch_half_pixel":
         return (i + 0.5) / scale - 0.5 if out_size > 1 else np.zeros_like(i)
     if mode == "align_corners":
-        return i * (in_size - 1) / (out_size - 1) if out_size > 1 else np.zeros_like(i)
+        # ONNX divides by scale * in_size - 1 (not the rounded output size) when scales are given.
+        width = scale * in_size
+        return i * (in_size - 1) / (width - 1) if width != 1 else np.zeros_like(i)
     return i / scale  # asymmetric
 
 
@@ -405,9 +407,19 @@ def _reduce_types(op):
 REDUCTIONS = {
     "ReduceMean": lambda x, axes, keep: x.mean(axis=axes, keepdims=keep, dtype=np.float64),
     "ReduceSum": lambda x, axes, keep: x.sum(axis=axes, keepdims=keep, dtype=np.float64),
-    "ReduceMax": lambda x, axes, keep: x.max(axis=axes, keepdims=keep),
-    "ReduceMin": lambda x, axes, keep: x.min(axis=axes, keepdims=keep),
+    "ReduceMax": lambda x, axes, keep: x.max(axis=axes, keepdims=keep, initial=_extreme(x.dtype, low=True)),
+    "ReduceMin": lambda x, axes, keep: x.min(axis=axes, keepdims=keep, initial=_extreme(x.dtype, low=False)),
 }
+
+
+def _extreme(dtype: np.dtype, low: bool):
+    """The identity of max (low) or min over ``dtype``: what ONNX returns for an empty set."""
+    if dtype.kind == "f":
+        return -np.inf if low else np.inf
+    if dtype.kind == "b":
+        return not low
+    info = np.iinfo(dtype)
+    return info.min if low else info.max
 
 
 def _declare_reduction(name, fn):
