@@ -346,6 +346,97 @@ def zoo(
     out.print(f"wrote {path}")
 
 
+def _int_list(text: str, what: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+        if not values or min(values) <= 0:
+            raise ValueError
+        return values
+    except ValueError:
+        raise UsageError(f"{what} {text!r}: expected positive integers separated by commas, e.g. 1,2") from None
+
+
+@app.command()
+def bench(
+    models: Annotated[Optional[list[str]], typer.Argument(help="Model files or zoo names (see `cnncc zoo`).", show_default=False)] = None,
+    target: Annotated[str, typer.Option("--target", "-t", help="cnncc target(s) to measure, comma separated.")] = "llvm",
+    against: Annotated[str, typer.Option(help="Peers, comma separated: onnxruntime, tvm, reference (empty for none).")] = "onnxruntime",
+    threads: Annotated[str, typer.Option(help="Thread counts, comma separated.")] = "1",
+    batch: Annotated[str, typer.Option(help="Batch sizes, comma separated (replaces dimension 0 of every input).")] = "1",
+    input_shape: InputShapeOpt = None,
+    opt_level: OptLevelOpt = 2,
+    warmup: Annotated[int, typer.Option(help="Untimed runs of each contender first.", min=0)] = 3,
+    repeat: Annotated[int, typer.Option(help="Interleaved timed runs of each contender.", min=1)] = 20,
+    min_time: Annotated[Optional[float], typer.Option("--min-time", help="Instead of --repeat: run until each contender has had this many seconds (at least 5 runs).", show_default=False)] = None,
+    suite: Annotated[Optional[str], typer.Option(help="Run a suite instead of MODELS: 'zoo' = the nine light model-zoo models.", show_default=False)] = None,
+    per_layer: Annotated[bool, typer.Option("--per-layer", help="Per-kernel times of the cnncc artifact, slowest first.")] = False,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write every figure plus machine info to this JSON file.", show_default=False)] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Write a bar chart (PNG) of latency per contender and model.", show_default=False)] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the inputs.")] = 0,
+) -> None:
+    """Benchmark cnncc's generated code against onnxruntime / TVM, interleaved, with medians and ratios."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from cnncc import zoo as zoo_models
+    from cnncc.backends.reference import interpret
+    from cnncc.bench import contenders as bench_contenders
+    from cnncc.bench import models as bench_models
+    from cnncc.bench.measure import run_case
+    from cnncc.bench.peak import machine_peak
+    from cnncc.bench.report import machine_info, print_case, print_summary, to_json, write_json, write_plot
+    from cnncc.frontends.onnx import import_onnx
+    from cnncc.stats import graph_stats
+
+    if suite is not None and suite != "zoo":
+        raise UsageError(f"--suite {suite!r}: the only suite is 'zoo'")
+    specs = list(zoo_models.LIGHT_MODELS) if suite == "zoo" else list(models or [])
+    if not specs:
+        raise UsageError("give at least one model (file or zoo name), or --suite zoo")
+    targets = [t for t in target.split(",") if t]
+    peers = [p for p in against.split(",") if p]
+    contenders = bench_contenders.make_contenders(targets, peers, opt_level)
+    thread_counts = _int_list(threads, "--threads")
+    batches = _int_list(batch, "--batch")
+    shapes_given = parse_input_shapes(input_shape)
+    peak = machine_peak()
+    out.print(f"peak fp32: {peak.gflops_per_core:,.0f} GFLOP/s per core on {peak.cpu} ({peak.method}; cached per CPU)")
+
+    cases = []
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=out, transient=True) as progress:
+        task = progress.add_task("loading", total=None)
+        step = lambda text: progress.update(task, description=text)  # noqa: E731
+        for spec in specs:
+            name, model, default_shapes = bench_models.load(spec)
+            for b in batches:
+                step(f"{name}: batch {b}: reference outputs")
+                specialized, shapes = bench_models.specialize(model, {**default_shapes, **shapes_given}, b)
+                feeds = bench_models.seeded_feeds(shapes, seed)
+                graph = import_onnx(specialized)
+                macs = graph_stats(graph).total_macs
+                expected = interpret(graph, feeds)
+                for t in thread_counts:
+                    case = run_case(
+                        name, specialized, shapes, feeds, contenders, t, b, macs, expected, peak.gflops(t),
+                        warmup=warmup, repeat=repeat, min_time_s=min_time, per_layer=per_layer, on_step=step,
+                    )
+                    cases.append(case)
+                    progress.console.print(f"done: {name}, batch {b}, {t} thread(s)")
+    for case in cases:
+        print_case(out, case)
+    geo = {}
+    if len(cases) > 1 and targets and peers:
+        geo = print_summary(out, cases, f"cnncc-{targets[0]}", contenders[len(targets)].name)
+    command = "cnncc bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "cnncc bench"
+    if json_out is not None:
+        payload = to_json(cases, machine_info(peak), command)
+        payload["geomean_ratio_by_threads"] = geo
+        write_json(json_out, payload)
+        out.print(f"wrote {json_out}")
+    if plot is not None:
+        write_plot(plot, cases, f"{command} ({machine_info().get('cpu_model', '')})")
+        out.print(f"wrote {plot}")
+
+
 # -- entry point ---------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (usage errors are handled by typer itself)."""

@@ -1,0 +1,182 @@
+"""The programs a benchmark compares: cnncc's targets and the peers (onnxruntime, TVM Relax,
+the reference interpreter). Each prepares a runner for one model, input set and thread count."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cnncc.bench.memory import peak_rss_mib, reset_peak
+
+
+@dataclass
+class Prepared:
+    """A ready-to-time contender: ``run()`` computes the model once on the benchmark inputs."""
+
+    name: str
+    run: Callable[[], Mapping[str, np.ndarray]]
+    compile_s: float
+    artifact_bytes: int | None = None
+    peak_rss_mib: float | None = None
+    outputs: dict[str, np.ndarray] = field(default_factory=dict)
+    per_layer: Callable[[], list[dict]] | None = None
+
+
+class Unavailable(Exception):
+    """The contender is not installed or cannot handle the model; reported in its row."""
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _measured(name: str, prepare: Callable[[], tuple[Callable, float, int | None, Callable | None]]) -> Prepared:
+    reset_peak()
+    run, compile_s, artifact, per_layer = prepare()
+    outputs = {k: np.asarray(v) for k, v in run().items()}
+    return Prepared(name, run, compile_s, artifact, peak_rss_mib(), outputs, per_layer)
+
+
+class CnnccContender:
+    def __init__(self, target: str, opt_level: int = 2):
+        self.target = target
+        self.opt_level = opt_level
+        self.name = f"cnncc-{target}"
+
+    def prepare(self, model, input_shapes, feeds, threads: int) -> Prepared:
+        import cnncc
+
+        def build():
+            t0 = time.perf_counter()
+            try:
+                compiled = cnncc.compile(model, target=self.target, input_shapes=input_shapes, opt_level=self.opt_level)
+            except Exception as exc:  # noqa: BLE001 - any failure is this contender's row
+                raise Unavailable(f"{type(exc).__name__}: {exc}") from exc
+            compile_s = time.perf_counter() - t0
+            artifact = None
+            if hasattr(compiled._executable, "export"):
+                with tempfile.TemporaryDirectory() as tmp:
+                    try:
+                        artifact = _dir_bytes(compiled.export(Path(tmp) / "out"))
+                    except Exception:  # noqa: BLE001 - size is optional
+                        artifact = None
+            executable = compiled._executable
+
+            def run():
+                os.environ["CNNCC_NUM_THREADS"] = str(threads)
+                return compiled.run(feeds)
+
+            per_layer = getattr(executable, "profile", None)
+            return run, compile_s, artifact, (lambda: per_layer(feeds, threads=threads)) if per_layer else None
+
+        return _measured(self.name, build)
+
+
+class OnnxruntimeContender:
+    name = "onnxruntime"
+
+    def prepare(self, model, input_shapes, feeds, threads: int) -> Prepared:
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise Unavailable("onnxruntime is not installed (pip install onnxruntime)") from exc
+
+        def build():
+            opts = ort.SessionOptions()
+            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+            opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+            opts.log_severity_level = 3
+            t0 = time.perf_counter()
+            try:
+                session = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+            except Exception as exc:  # noqa: BLE001
+                raise Unavailable(f"onnxruntime failed: {str(exc).splitlines()[0]}") from exc
+            compile_s = time.perf_counter() - t0
+            names = [o.name for o in session.get_outputs()]
+
+            def run():
+                return dict(zip(names, session.run(None, dict(feeds))))
+
+            return run, compile_s, None, None
+
+        return _measured(self.name, build)
+
+
+class TvmRelaxContender:
+    """TVM's own ONNX importer and default Relax pipeline for llvm, untuned."""
+
+    name = "tvm"
+
+    def prepare(self, model, input_shapes, feeds, threads: int) -> Prepared:
+        try:
+            import tvm
+            from tvm import relax
+            from tvm.relax.frontend.onnx import from_onnx
+        except ImportError as exc:
+            raise Unavailable("tvm is not installed") from exc
+        from cnncc.bench.peak import host_cpu
+
+        def build():
+            t0 = time.perf_counter()
+            try:
+                mod = from_onnx(model, shape_dict={k: list(v) for k, v in feeds_shapes(feeds).items()}, keep_params_in_input=False)
+                target = tvm.target.Target({"kind": "llvm", "mcpu": host_cpu()[0]})
+                executable = tvm.compile(mod, target=target)
+                vm = relax.VirtualMachine(executable, tvm.cpu())
+            except Exception as exc:  # noqa: BLE001
+                raise Unavailable(f"tvm failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
+            compile_s = time.perf_counter() - t0
+            config = tvm.get_global_func("runtime.config_threadpool", allow_missing=True)
+            args = [tvm.runtime.tensor(np.ascontiguousarray(feeds[i.name])) for i in model.graph.input if i.name in feeds]
+            out_names = [o.name for o in model.graph.output]
+
+            def run():
+                if config is not None:
+                    config(1, threads)  # 1 = big-core affinity mode, then the thread count
+                result = vm["main"](*args)
+                values = [result] if hasattr(result, "numpy") else list(result)
+                return {n: v.numpy() for n, v in zip(out_names, values)}
+
+            return run, compile_s, None, None
+
+        return _measured(self.name, build)
+
+
+class ReferenceContender:
+    name = "reference"
+
+    def prepare(self, model, input_shapes, feeds, threads: int) -> Prepared:
+        from cnncc.backends.reference import interpret
+        from cnncc.frontends.onnx import import_onnx
+
+        def build():
+            t0 = time.perf_counter()
+            graph = import_onnx(model, input_shapes)
+            compile_s = time.perf_counter() - t0
+            return (lambda: interpret(graph, feeds)), compile_s, None, None
+
+        return _measured(self.name, build)
+
+
+def feeds_shapes(feeds: Mapping[str, np.ndarray]) -> dict[str, tuple[int, ...]]:
+    return {k: tuple(v.shape) for k, v in feeds.items()}
+
+
+def make_contenders(targets: list[str], against: list[str], opt_level: int = 2) -> list:
+    peers = {"onnxruntime": OnnxruntimeContender, "ort": OnnxruntimeContender, "tvm": TvmRelaxContender, "reference": ReferenceContender}
+    out = [CnnccContender(t, opt_level) for t in targets]
+    for name in against:
+        if name not in peers:
+            from cnncc.errors import UsageError
+
+            raise UsageError(f"--against {name!r}: choose from onnxruntime, tvm, reference")
+        out.append(peers[name]())
+    return out

@@ -1,0 +1,206 @@
+"""What a benchmark prints and writes: rich tables, JSON with machine info, a bar chart."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from cnncc.bench.measure import Case, geomean
+
+
+def machine_info(peak=None) -> dict:
+    from importlib import metadata
+
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "cpu_model": cpu,
+        "cores": os.cpu_count(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "versions": {},
+    }
+    for pkg in ("cnncc", "numpy", "onnx", "onnxruntime", "llvmlite", "apache-tvm"):
+        try:
+            info["versions"][pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            info["versions"][pkg] = None
+    try:
+        from cnncc.bench.peak import host_cpu
+
+        name, features, bits = host_cpu()
+        info["llvm_cpu"] = name
+        info["cpu_features"] = features
+        info["vector_bits"] = bits
+    except Exception:  # noqa: BLE001 - llvmlite missing: the rest still stands
+        pass
+    if peak is not None:
+        info["peak_gflops_per_core"] = round(peak.gflops_per_core, 1)
+        info["peak_method"] = peak.method
+    return info
+
+
+def _ms(seconds) -> str:
+    return "-" if seconds is None or not math.isfinite(seconds) else f"{seconds * 1e3:,.2f}"
+
+
+def _fmt(value, spec: str) -> str:
+    return "-" if value is None or (isinstance(value, float) and not math.isfinite(value)) else format(value, spec)
+
+
+def print_case(console: Console, case: Case) -> None:
+    table = Table(title=f"{case.model}: batch {case.batch}, {case.threads} thread(s), {case.macs / 1e9:.2f} GMACs")
+    cols = ["contender", "median ms", "p10-p90 ms", "GFLOP/s", "% peak", "compile s", "peak RSS MiB", "artifact MiB", "max abs err", "max rel err"]
+    for col in cols:
+        table.add_column(col, justify="left" if col == "contender" else "right")
+    for r in case.results:
+        if not r.ok:
+            table.add_row(r.name, "[yellow]n/a[/yellow]", *["-"] * (len(cols) - 2))
+            continue
+        table.add_row(
+            r.name,
+            _ms(r.median_s),
+            f"{_ms(r.p10_s)}-{_ms(r.p90_s)}",
+            _fmt(r.gflops, ",.1f"),
+            _fmt(r.percent_of_peak, ".0f"),
+            _fmt(r.compile_s, ".2f"),
+            _fmt(r.peak_rss_mib, ",.0f"),
+            "-" if r.artifact_bytes is None else f"{r.artifact_bytes / 2**20:,.1f}",
+            _fmt(r.max_abs_err, ".1e"),
+            _fmt(r.max_rel_err, ".1e"),
+        )
+    console.print(table)
+    for r in case.results:
+        if not r.ok:
+            console.print(f"  {r.name}: {r.status}", markup=False)
+    for ratio in case.ratios:
+        console.print(
+            f"  {ratio.contender} / {ratio.peer}: median ratio {ratio.median:.3f} "
+            f"(p10 {ratio.p10:.3f}, p90 {ratio.p90:.3f}, {ratio.pairs} interleaved pairs)"
+        )
+    for r in case.results:
+        if r.per_layer:
+            print_per_layer(console, r)
+
+
+def print_per_layer(console: Console, result) -> None:
+    rows = sorted((row for row in result.per_layer if "error" not in row), key=lambda row: -row.get("time_s", 0))
+    errors = [row["error"] for row in result.per_layer if "error" in row]
+    if errors:
+        console.print(f"  per-layer profile of {result.name} failed: {errors[0]}")
+        return
+    table = Table(title=f"{result.name}: per kernel, slowest first")
+    for col in ("kernel", "op", "ms", "share", "MMACs", "GFLOP/s", "% peak"):
+        table.add_column(col, justify="left" if col in ("kernel", "op") else "right")
+    total = sum(row.get("time_s", 0) for row in rows) or 1.0
+    for row in rows:
+        table.add_row(
+            str(row.get("name")),
+            str(row.get("op")),
+            _ms(row.get("time_s")),
+            f"{100 * row.get('time_s', 0) / total:.1f}%",
+            _fmt(row.get("macs", 0) / 1e6, ",.1f"),
+            _fmt(row.get("gflops"), ",.1f"),
+            _fmt(row.get("percent_of_peak"), ".0f"),
+        )
+    console.print(table)
+
+
+def print_summary(console: Console, cases: list[Case], contender: str, peer: str) -> dict:
+    """One line per model and thread count, with the geometric mean of the median ratios."""
+    table = Table(title=f"summary: {contender} vs {peer} (median of per-pair ratios; < 1 means {contender} is faster)")
+    for col in ("model", "threads", "batch", f"{contender} ms", f"{peer} ms", "ratio", "p10-p90"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    by_threads: dict[int, list[float]] = {}
+    for case in cases:
+        mine = next((r for r in case.results if r.name == contender), None)
+        other = next((r for r in case.results if r.name == peer), None)
+        ratio = next((x for x in case.ratios if x.contender == contender and x.peer == peer), None)
+        if ratio:
+            by_threads.setdefault(case.threads, []).append(ratio.median)
+        table.add_row(
+            case.model,
+            str(case.threads),
+            str(case.batch),
+            _ms(mine.median_s) if mine and mine.ok else (mine.status if mine else "-"),
+            _ms(other.median_s) if other and other.ok else (other.status if other else "-"),
+            f"{ratio.median:.3f}" if ratio else "-",
+            f"{ratio.p10:.3f}-{ratio.p90:.3f}" if ratio else "-",
+        )
+    geo = {t: geomean(v) for t, v in sorted(by_threads.items())}
+    for t, g in geo.items():
+        table.add_row("[bold]geomean[/bold]", str(t), "", "", "", f"[bold]{g:.3f}[/bold]", "")
+    console.print(table)
+    return geo
+
+
+def to_json(cases: list[Case], info: dict, command: str) -> dict:
+    out = {"command": command, "machine": info, "cases": []}
+    for case in cases:
+        entry = {k: v for k, v in asdict(case).items() if k not in ("results", "ratios")}
+        entry["results"] = []
+        for r in case.results:
+            row = asdict(r)
+            row.update(median_s=r.median_s if r.times_s else None, p10_s=r.p10_s if r.times_s else None, p90_s=r.p90_s if r.times_s else None)
+            entry["results"].append(row)
+        entry["ratios"] = [asdict(x) for x in case.ratios]
+        out["cases"].append(entry)
+    return out
+
+
+def write_json(path: Path, payload: dict) -> None:
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_text(json.dumps(payload, indent=1, default=lambda o: None if isinstance(o, float) and not math.isfinite(o) else str(o)))
+    tmp.replace(path)
+
+
+def write_plot(path: Path, cases: list[Case], title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [f"{c.model}\n{c.threads}T b{c.batch}" for c in cases]
+    names = []
+    for c in cases:
+        for r in c.results:
+            if r.name not in names:
+                names.append(r.name)
+    width = 0.8 / max(len(names), 1)
+    fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(cases) * max(len(names), 1) * 0.6), 4.5))
+    for k, name in enumerate(names):
+        xs, meds, lo, hi = [], [], [], []
+        for i, c in enumerate(cases):
+            r = next((r for r in c.results if r.name == name and r.ok and r.times_s), None)
+            if r is None:
+                continue
+            xs.append(i + k * width)
+            meds.append(r.median_s * 1e3)
+            lo.append((r.median_s - r.p10_s) * 1e3)
+            hi.append((r.p90_s - r.median_s) * 1e3)
+        ax.bar(xs, meds, width, yerr=[lo, hi], capsize=3, label=name)
+    ax.set_xticks([i + width * (len(names) - 1) / 2 for i in range(len(cases))])
+    ax.set_xticklabels(labels, fontsize=8)
+    ax.set_ylabel("latency, ms (median; bars p10-p90)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.stem}.part{path.suffix}")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    tmp.replace(path)
