@@ -433,7 +433,8 @@ def bench(
         write_json(json_out, payload)
         out.print(f"wrote {json_out}")
     if plot is not None:
-        write_plot(plot, cases, f"{command} ({machine_info().get('cpu_model', '')})")
+        info = machine_info()
+        write_plot(plot, cases, f"cnncc bench on {info.get('cpu_model', '?')}, {info.get('cores')} cores, {info['date'][:10]}")
         out.print(f"wrote {plot}")
 
 
