@@ -41,7 +41,8 @@ def build(graph: Graph, cpu: str | None = None, opt_level: int = 3, params: dict
     return exe
 
 
-def load(directory: str):
-    """An exported model (libmodel.so + weights) loaded through its C API."""
+def load(directory, meta: dict | None = None):
+    """An exported model (libmodel.so + weights) loaded through its C API (``meta``: its
+    meta.json, read again if not given)."""
     from .export import load_exported
     return load_exported(directory)

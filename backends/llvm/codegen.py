@@ -45,6 +45,7 @@ class GeneratedModule:
     target: TargetInfo
     params: dict
     timings: dict = field(default_factory=dict)
+    workspace_size: int = 0    # the arena plus the largest kernel scratch
 
     @property
     def llvm_ir(self) -> str:
@@ -83,7 +84,9 @@ def generate(graph: Graph, target: TargetInfo, params: dict | None = None) -> Ge
     ins_arg, outs_arg, ws_arg, wt_arg, nt_arg = entry.args
     b = ir.IRBuilder(entry.append_basic_block("entry"))
     gomp = ir.Function(mod, ir.FunctionType(VOID, [PTR, PTR, I32, I32]), "GOMP_parallel")
-    max_args = max([len(k.node.inputs) + len(k.node.outputs) + 1 for k, _ in kernels] + [1])
+    max_args = max([len(k.node.inputs) + len(k.node.outputs) + 2 for k, _ in kernels] + [1])
+    scratch_bytes = max([k.scratch_bytes for k, _ in kernels] + [0])
+    scratch = b.gep(ws_arg, [ir.Constant(I64, plan.arena_size)], source_etype=I8, inbounds=True)
     argbuf = b.alloca(PTR, size=ir.Constant(I64, max_args), name="args")
     serial = b.icmp_signed("==", nt_arg, ir.Constant(I32, 1))
 
@@ -104,7 +107,7 @@ def generate(graph: Graph, target: TargetInfo, params: dict | None = None) -> Ge
         node = k.node
         args = [pointer(o) for o in node.outputs]
         args += [pointer(v, used=i in k.used_inputs) for i, v in enumerate(node.inputs)]
-        args.append(wt_arg)
+        args += [wt_arg, scratch]
         if not info.parallel:
             b.call(k.fn, args)
             continue
@@ -128,7 +131,8 @@ def generate(graph: Graph, target: TargetInfo, params: dict | None = None) -> Ge
     b.ret_void()
 
     return GeneratedModule(mod, plan, blob, [i for _, i in kernels], target, params,
-                           {"codegen_s": time.perf_counter() - t0})
+                           {"codegen_s": time.perf_counter() - t0},
+                           workspace_size=plan.arena_size + (scratch_bytes + 63) // 64 * 64)
 
 
 def _thunk(mod: ir.Module, fn: ir.Function, nargs: int) -> ir.Function:

@@ -36,17 +36,17 @@ DTYPE_CODES = {"float32": 1, "int32": 6, "int64": 7, "bool": 9}
 CODE_DTYPES = {v: k for k, v in DTYPE_CODES.items()}
 
 
-def export(exe, directory: str) -> str:
+def export(exe, directory) -> Path:
     """Export a JIT-built executable (same code, compiled again as position-independent)."""
     return export_generated(exe.graph, exe.generated, directory)
 
 
-def export_graph(graph: Graph, directory: str, cpu: str | None = None, params: dict | None = None) -> str:
+def export_graph(graph: Graph, directory, cpu: str | None = None, params: dict | None = None) -> Path:
     """Compile ``graph`` straight to ``directory`` (``cpu``: e.g. "x86-64-v3" for another host)."""
     return export_generated(graph, generate(graph, resolve_target(cpu), params), directory)
 
 
-def export_generated(graph: Graph, gen: GeneratedModule, directory: str) -> str:
+def export_generated(graph: Graph, gen: GeneratedModule, directory) -> Path:
     t0 = time.perf_counter()
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
@@ -69,7 +69,7 @@ def export_generated(graph: Graph, gen: GeneratedModule, directory: str) -> str:
     gen.blob.write(str(out / "weights.bin"))
     gen.timings["export_s"] = time.perf_counter() - t0
     (out / "meta.json").write_text(json.dumps(_meta(graph, gen), indent=2) + "\n")
-    return str(out)
+    return out
 
 
 def _signature(values):
@@ -79,14 +79,14 @@ def _signature(values):
 def _meta(graph: Graph, gen: GeneratedModule) -> dict:
     return {
         "cnncc_version": __version__,
-        "backend": "llvm",
+        "target": "llvm",
         "model": graph.name,
         "inputs": _signature(graph.inputs),
         "outputs": _signature(graph.outputs),
-        "target": {"triple": gen.target.triple, "cpu": gen.target.cpu, "features": gen.target.features,
+        "cpu": {"triple": gen.target.triple, "cpu": gen.target.cpu, "features": gen.target.features,
                    "vector_bits": gen.target.vector_bits},
-        "memory": {"arena_bytes": gen.plan.arena_size, "intermediates_bytes": gen.plan.naive_size,
-                   "weights_bytes": gen.blob.size},
+        "memory": {"arena_bytes": gen.plan.arena_size, "workspace_bytes": gen.workspace_size,
+                   "intermediates_bytes": gen.plan.naive_size, "weights_bytes": gen.blob.size},
         "params": gen.params,
         "kernels": [{"name": k.name, "node": k.node_name, "op": k.op, "parallel": k.parallel}
                     for k in gen.kernels],
@@ -116,7 +116,7 @@ def _meta_header(graph: Graph, gen: GeneratedModule) -> str:
                      + ", ".join([str(len(v.shape)) for v in vals] + pad) + "};")
         lines.append(f"static const int64_t *const cnncc_{kind}_shapes[] = {{"
                      + ", ".join([f"cnncc_{kind}_shape_{i}" for i in range(n)] or ["0"]) + "};")
-    lines.append(f"#define CNNCC_WORKSPACE_BYTES {gen.plan.arena_size}LL")
+    lines.append(f"#define CNNCC_WORKSPACE_BYTES {gen.workspace_size}LL")
     lines.append(f"#define CNNCC_WEIGHTS_BYTES {gen.blob.size}LL")
     return "\n".join(lines) + "\n"
 
@@ -124,7 +124,7 @@ def _meta_header(graph: Graph, gen: GeneratedModule) -> str:
 class ExportedModel:
     """An exported directory loaded through its C API (ctypes): ``run(feeds) -> outputs``."""
 
-    def __init__(self, directory: str):
+    def __init__(self, directory):
         d = Path(directory)
         lib_path = d / "libmodel.so"
         if not lib_path.exists():
@@ -144,6 +144,22 @@ class ExportedModel:
         self._model = lib.cnncc_model_create(str(d / "weights.bin").encode())
         if not self._model:
             raise BackendError(f"{directory}: {lib.cnncc_last_error().decode()}")
+
+    @property
+    def input_names(self) -> list[str]:
+        return [s["name"] for s in self.inputs]
+
+    @property
+    def output_names(self) -> list[str]:
+        return [s["name"] for s in self.outputs]
+
+    def __call__(self, *arrays: np.ndarray):
+        outs = self.run(dict(zip(self.input_names, arrays)))
+        values = [outs[n] for n in self.output_names]
+        return values[0] if len(values) == 1 else tuple(values)
+
+    def __repr__(self) -> str:
+        return f"<ExportedModel {self.meta.get('model')} target=llvm inputs={self.input_names} outputs={self.output_names}>"
 
     def run(self, feeds) -> dict[str, np.ndarray]:
         ins = []
@@ -168,5 +184,5 @@ class ExportedModel:
             self._model = None
 
 
-def load_exported(directory: str) -> ExportedModel:
+def load_exported(directory) -> ExportedModel:
     return ExportedModel(directory)

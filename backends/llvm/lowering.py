@@ -69,7 +69,7 @@ def _load_kernels() -> None:
 
 
 class Kernel:
-    """One node's kernel function ``void k(ptr out..., ptr in..., ptr weights)``.
+    """One node's kernel function ``void k(ptr out..., ptr in..., ptr weights, ptr scratch)``.
 
     Lowerings read buffers with ``inp(i)``/``out(i)``, put packed data into the weight blob
     with ``table(...)``, and distribute work with ``parallel_loop``; a kernel that called
@@ -82,7 +82,7 @@ class Kernel:
         self.params = params
         self.target = target
         n_out, n_in = len(node.outputs), len(node.inputs)
-        fnty = ir.FunctionType(VOID, [PTR] * (n_out + n_in + 1))
+        fnty = ir.FunctionType(VOID, [PTR] * (n_out + n_in + 2))
         self.fn = ir.Function(module, fnty, name)
         self.fn.attributes.add("nounwind")
         self.fn.attributes.add("noinline")  # one call site each; inlining into the entry buys nothing
@@ -92,7 +92,9 @@ class Kernel:
         self.em = Emitter(self.fn)
         self._outs = self.fn.args[:n_out]
         self._ins = self.fn.args[n_out:n_out + n_in]
-        self._weights = self.fn.args[-1]
+        self._weights = self.fn.args[-2]
+        self._scratch = self.fn.args[-1]
+        self.scratch_bytes = 0
         self.used_inputs: set[int] = set()
         self.parallel = False
         self.work = 0
@@ -127,6 +129,11 @@ class Kernel:
         off = self.blob.add(key, array)
         return self.em.b.gep(self._weights, [ir.Constant(ir.IntType(64), off)],
                              source_etype=ir.IntType(8), inbounds=True)
+
+    def scratch(self, nbytes: int) -> ir.Value:
+        """Workspace only this kernel uses while it runs (the same bytes for every kernel)."""
+        self.scratch_bytes = max(self.scratch_bytes, int(nbytes))
+        return self._scratch
 
     # -- scheduling ----------------------------------------------------------------------
     def is_parallel(self, total: int, work_per_item: int) -> bool:

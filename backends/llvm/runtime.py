@@ -74,7 +74,7 @@ class JitExecutable:
         self._ee.finalize_object()
         self._run = RUN_SIG(self._ee.get_function_address(ENTRY))
         self._weights = gen.blob.to_array()
-        self._workspace = aligned_empty(max(gen.plan.arena_size, 64))
+        self._workspace = aligned_empty(max(gen.workspace_size, 64))
         self._lock = threading.Lock()  # one workspace: one run at a time
 
     @property

@@ -45,6 +45,9 @@ def conv_geometry(x_shape, w_shape, a):
     return N, C, H, W, KH, KW, sh, sw, dh, dw, ph, pw, ph_end, pw_end
 
 
+CONV_KEYS = ("kernel_shape", "strides", "pads", "dilations", "group")
+
+
 def _pick_block(n: int, want: int) -> int:
     """Largest block <= want that divides n (so no partial blocks)."""
     for r in range(min(want, n), 0, -1):
@@ -54,12 +57,17 @@ def _pick_block(n: int, want: int) -> int:
 
 
 @register("Conv")
-def lower_conv(k, node, epilogue=None):
+def lower_conv(k, node):
+    emit_conv(k, node, k.out(), k.out_shape(), k.inp(2) if len(node.inputs) > 2 else None)
+
+
+def emit_conv(k, node, y, o_shape, bias=None, post=None):
+    """Conv of inputs 0 (x) and 1 (w) of ``node`` into ``y`` (shape ``o_shape``), rows
+    initialized with ``bias`` (a per-channel pointer) or 0. ``post(rows, oc0, R, OW)`` runs
+    after a work item's R rows are accumulated (fused epilogues, while the rows are hot)."""
     a = node.attrs
     em = k.em
-    b = em.b
     x_shape, w_shape = k.in_shape(0), k.in_shape(1)
-    o_shape = k.out_shape()
     N, C, H, W, KH, KW, sh, sw, dh, dw, ph, pw, _, _ = conv_geometry(x_shape, w_shape, a)
     M = w_shape[0]
     G = a.group
@@ -84,8 +92,7 @@ def lower_conv(k, node, epilogue=None):
         def w_off(g, ob, ic, kh, kw, r):
             oc = em.add(em.mul(g, Mg), em.add(em.mul(ob, R), r))
             return em.lin([(oc, Cg * KH * KW), (ic, KH * KW), (kh, KW)], kw)
-    bias = k.inp(2) if len(node.inputs) > 2 else None
-    x, y = k.inp(0), k.out()
+    x = k.inp(0)
 
     with k.parallel_loop(N * G * OB * OH, Cg * KH * KW * OW * R) as t:
         n, g, ob, oh = em.unravel(t, [N, G, OB, OH])
@@ -104,8 +111,8 @@ def lower_conv(k, node, epilogue=None):
                     xrow = em.add(xch, em.mul(ih, W))
                     _row_taps(k, x, y, xrow, rows, wp, lambda kw, r: w_off(g, ob, ic, kh, kw, r),
                               R, KW, W, OW, sw, dw, pw)
-        if epilogue is not None:
-            epilogue(k, rows, oc0, R, OW)
+        if post is not None:
+            post(rows, oc0, R, OW)
 
 
 def _row_taps(k, x, y, xrow, rows, wp, w_off, R, KW, W, OW, sw, dw, pw):

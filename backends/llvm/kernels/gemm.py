@@ -20,10 +20,11 @@ from .strided import broadcast_strides
 NB = 512  # column block: RB rows of C stay in L1 while B streams
 
 
-def gemm_core(k, *, batch, M, N, K, a_ptr, a_strides, b_ptr, b_strides, y, c=None, alpha=1.0):
+def gemm_core(k, *, batch, M, N, K, a_ptr, a_strides, b_ptr, b_strides, y, c=None, alpha=1.0, post=None):
     """y[bt, i, j] = alpha * sum_k A[bt, i, k] * B[bt, k, j] (+ c(bt, i, j) value).
 
-    a_strides/b_strides: (batch offsets per batch index list, row stride, col stride)."""
+    a_strides/b_strides: (batch offsets per batch index list, row stride, col stride).
+    ``post(rows, i0, j0, j1)`` runs after each work item's rows are complete (epilogues)."""
     em = k.em
     b = em.b
     RB = _pick_block(M, int(k.params["gemm_row_block"]))
@@ -56,18 +57,19 @@ def gemm_core(k, *, batch, M, N, K, a_ptr, a_strides, b_ptr, b_strides, y, c=Non
                 for r in range(RB):
                     p = em.add(rows[r], j)
                     em.store(b.fadd(em.load(y, p, F32), b.fmul(av[r], bv, flags=FAST), flags=FAST), y, p, F32)
+        if post is not None:
+            post(rows, i0, j0, j1)
 
 
-@register("Gemm")
-def _gemm(k, node):
+def gemm_operands(k, node, alpha):
+    """K and the A/B pointers and strides of a Gemm-like node; constant B is packed (K, N)
+    with alpha folded in, else alpha stays a multiplier."""
     a = node.attrs
-    em = k.em
-    A_shape, B_shape = k.in_shape(0), k.in_shape(1)
+    A_shape = k.in_shape(0)
     M, N = k.out_shape()
     K = A_shape[0] if a.transA else A_shape[1]
     a_str = ([], 1, M) if a.transA else ([], K, 1)
     bdata = k.const_input(1)
-    alpha = a.alpha
     if bdata is not None:
         packed = (bdata.T if a.transB else bdata).astype(np.float64) * alpha
         b_ptr = k.table(("gemm.b", id(node.inputs[1]), a.transB, alpha), np.ascontiguousarray(packed, np.float32))
@@ -75,6 +77,15 @@ def _gemm(k, node):
     else:
         b_ptr = k.inp(1)
         b_str = ([], 1, K) if a.transB else ([], N, 1)
+    return dict(K=K, a_ptr=k.inp(0), a_strides=a_str, b_ptr=b_ptr, b_strides=b_str, alpha=alpha)
+
+
+@register("Gemm")
+def _gemm(k, node):
+    a = node.attrs
+    em = k.em
+    M, N = k.out_shape()
+    ops = gemm_operands(k, node, a.alpha)
     c = None
     if len(node.inputs) > 2 and a.beta != 0.0:
         cs = broadcast_strides(k.in_shape(2), (M, N))
@@ -88,8 +99,7 @@ def _gemm(k, node):
         def c(bidx, i, j):
             v = em.load(c_ptr, em.add(em.mul(i, cs[0]), em.mul(j, cs[1])), F32)
             return em.b.fmul(v, em.fconst(beta)) if beta != 1.0 else v
-    gemm_core(k, batch=[], M=M, N=N, K=K, a_ptr=k.inp(0), a_strides=a_str, b_ptr=b_ptr, b_strides=b_str,
-              y=k.out(), c=c, alpha=alpha)
+    gemm_core(k, batch=[], M=M, N=N, y=k.out(), c=c, **ops)
 
 
 @register("MatMul")

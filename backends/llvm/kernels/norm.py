@@ -147,11 +147,12 @@ def _softmax(k, node):
 
 
 # -- reductions ----------------------------------------------------------------------------------
-def reduce(k, in_shape, axes, kind: str):
-    """out[kept index] = reduction over ``axes`` of the input; kind: sum, mean, max, min."""
+def reduce(k, in_shape, axes, kind: str, x=None, y=None, et=None):
+    """out[kept index] = reduction over ``axes`` of the input; kind: sum, mean, max, min.
+    ``x``/``y``/``et`` default to the node's input 0, output 0 and input dtype."""
     em = k.em
     b = em.b
-    et = k.in_type(0)
+    et = et or k.in_type(0)
     fl = is_float(et)
     axes = sorted(a % len(in_shape) for a in axes)
     ist = contiguous_strides(in_shape)
@@ -159,7 +160,8 @@ def reduce(k, in_shape, axes, kind: str):
     kshape = [in_shape[d] for d in kept]
     rshape = [in_shape[d] for d in axes]
     R = math.prod(rshape)
-    x, y = k.inp(0), k.out()
+    x = x if x is not None else k.inp(0)
+    y = y if y is not None else k.out()
     if kind in ("max", "min"):
         init = (-np.inf if kind == "max" else np.inf) if fl else (
             -(2 ** (et.width - 1)) if kind == "max" else 2 ** (et.width - 1) - 1)

@@ -32,17 +32,18 @@ def _counts(size, out, k, s, d, pb, pe, include_pad):
 
 @register("MaxPool", "AveragePool")
 def lower_pool(k, node):
-    a = node.attrs
+    emit_pool(k, node.op == "MaxPool", node.attrs, k.inp(0), k.in_shape(0), k.out(), k.out_shape(), node.name)
+
+
+def emit_pool(k, is_max, a, x, x_shape, y, y_shape, key):
     em = k.em
     b = em.b
-    N, C, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw, ph1, pw1 = _geometry(k.in_shape(0), k.out_shape(), a)
-    is_max = node.op == "MaxPool"
-    x, y = k.inp(0), k.out()
+    N, C, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw, ph1, pw1 = _geometry(x_shape, y_shape, a)
     if not is_max:
         inc = bool(a.count_include_pad)
         ch = _counts(H, OH, KH, sh, dh, ph, ph1, inc)
         cw = _counts(W, OW, KW, sw, dw, pw, pw1, inc)
-        recip = k.table(("pool.div", node.name), (1.0 / np.outer(ch, cw)).astype(np.float32).reshape(-1))
+        recip = k.table(("pool.div", key), (1.0 / np.outer(ch, cw)).astype(np.float32).reshape(-1))
     init = em.fconst(-np.inf if is_max else 0.0)
     with k.parallel_loop(N * C * OH, KH * KW * OW) as t:
         nc, oh = em.unravel(t, [N * C, OH])

@@ -1,0 +1,124 @@
+"""Fused ops from the fusion passes: FusedConv and FusedGemm with their epilogues.
+
+The pointwise steps (bias, residual add, PReLU, activations) are applied to each work item's
+output rows right after they are accumulated, while they are still in cache; a bias is the
+rows' initial value. A trailing pooling step (max/avg/global average) pools the convolution
+result from kernel scratch after a barrier.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace as NS
+
+from cnncc.ir import Attrs, TensorType
+from cnncc.ops import infer_types
+from cnncc.ops.fused import POOL_STEPS, STEP_EXTRAS
+
+from ..emit import F32, FAST
+from ..lowering import register
+from .conv import CONV_KEYS, emit_conv
+from .elementwise import UNARY, _lt0, _sigmoid
+from .gemm import gemm_core, gemm_operands
+from .norm import reduce
+from .pool import emit_pool
+
+ACTIVATIONS = {  # step kind -> (UNARY entry, attribute names of its parameters)
+    "relu": ("Relu", ()),
+    "leaky_relu": ("LeakyRelu", ("alpha",)),
+    "sigmoid": ("Sigmoid", ()),
+    "hard_sigmoid": ("HardSigmoid", ("alpha", "beta")),
+    "hard_swish": ("HardSwish", ()),
+    "elu": ("Elu", ("alpha",)),
+    "selu": ("Selu", ("alpha", "gamma")),
+    "tanh": ("Tanh", ()),
+}
+
+
+def apply_step(em, step, v, extra, chan, pos):
+    """One pointwise epilogue step on value ``v`` at channel ``chan`` and output index ``pos``."""
+    kind, b = step[0], em.b
+    if kind == "add":
+        return b.fadd(v, em.load(extra, pos, F32), flags=FAST)
+    if kind == "prelu":
+        return b.select(_lt0(em, v), b.fmul(v, em.load(extra, chan, F32)), v)
+    if kind == "clip":
+        if step[1] is not None:
+            v = em.fmax(v, em.fconst(step[1]))
+        if step[2] is not None:
+            v = em.fmin(v, em.fconst(step[2]))
+        return v
+    if kind == "silu":
+        return b.fmul(v, _sigmoid(em, v, None))
+    op, names = ACTIVATIONS[kind]
+    return UNARY[op](em, v, NS(**dict(zip(names, step[1:]))))
+
+
+def _split(k, node):
+    """(bias pointer or None, [(pointwise step, extra pointer)], pooling step or None)."""
+    steps = list(node.attrs.epilogue)
+    idx, bias, point, pool = 2, None, [], None
+    for step in steps:
+        n = STEP_EXTRAS[step[0]][0]
+        extra = k.inp(idx) if n else None
+        idx += n
+        if step[0] == "bias":
+            bias = extra
+        elif step[0] in POOL_STEPS:
+            pool = step
+        else:
+            point.append((step, extra))
+    return bias, point, pool
+
+
+@register("FusedConv")
+def lower_fused_conv(k, node):
+    em = k.em
+    bias, point, pool = _split(k, node)
+    conv_attrs = Attrs({key: node.attrs[key] for key in CONV_KEYS})
+    conv_type = infer_types("Conv", [v.type for v in node.inputs[:2]], conv_attrs)[0]
+    y = k.scratch(conv_type.nbytes) if pool else k.out()
+
+    def post(rows, oc0, R, OW):
+        for r in range(R):
+            with em.loop(0, OW, name="e") as ow:
+                p = em.add(rows[r], ow)
+                v = em.load(y, p, F32)
+                for step, extra in point:
+                    v = apply_step(em, step, v, extra, em.add(oc0, r), p)
+                em.store(v, y, p, F32)
+
+    emit_conv(k, node, y, conv_type.shape, bias, post if point else None)
+    if pool is None:
+        return
+    k.barrier()
+    sp = len(conv_type.shape) - 2
+    if pool[0] == "global_avg_pool":
+        reduce(k, conv_type.shape, range(2, 2 + sp), "mean", x=y, y=k.out(), et=F32)
+        return
+    pattrs = NS(kernel_shape=pool[1], strides=pool[2], pads=pool[3], dilations=(1,) * sp, ceil_mode=pool[4],
+                count_include_pad=pool[5] if pool[0] == "avg_pool" else 0)
+    emit_pool(k, pool[0] == "max_pool", pattrs, y, conv_type.shape, k.out(), k.out_shape(), node.name)
+
+
+@register("FusedGemm")
+def lower_fused_gemm(k, node):
+    em = k.em
+    bias, point, _ = _split(k, node)
+    M, N = k.out_shape()
+    y = k.out()
+    ops = gemm_operands(k, node, node.attrs.alpha)
+    c = (lambda bidx, i, j: em.load(bias, j, F32)) if bias is not None else None
+
+    def post(rows, i0, j0, j1):
+        for r, row in enumerate(rows):
+            with em.loop(j0, j1, name="e") as j:
+                p = em.add(row, j)
+                v = em.load(y, p, F32)
+                for step, extra in point:
+                    v = apply_step(em, step, v, extra, j, p)
+                em.store(v, y, p, F32)
+
+    gemm_core(k, batch=[], M=M, N=N, y=y, c=c, post=post if point else None, **ops)
+
+
+__all__ = ["apply_step", "TensorType"]
