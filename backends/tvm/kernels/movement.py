@@ -1,0 +1,204 @@
+"""Data movement and shape lowerings: reshape family, concat/split/slice, pad, resize, gather,
+and the ops that only produce compile-time values (ConstantOfShape, Shape, Size, Range)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from tvm import te, topi
+
+from cnncc.ir import Attrs
+from cnncc.ops.tensor import _nearest_index, resize_source_coords, upsample_as_resize_attrs
+
+from ..lowering import KernelContext, register
+from .common import all_of, bcast, const, tir
+
+
+@register("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity")
+def _reshape(ctx: KernelContext):
+    # a pure reshape: Relax's RewriteDataflowReshape turns this kernel into a zero-copy view
+    return [topi.reshape(ctx.x, ctx.out.shape)]
+
+
+@register("Transpose")
+def _transpose(ctx: KernelContext):
+    return [topi.transpose(ctx.x, list(ctx.attrs.perm))]
+
+
+@register("Concat")
+def _concat(ctx: KernelContext):
+    return [topi.concatenate(ctx.inputs, axis=ctx.attrs.axis % len(ctx.out.shape))]
+
+
+@register("Split")
+def _split(ctx: KernelContext):
+    x = ctx.x
+    axis = ctx.attrs.axis % len(x.shape)
+    outs, start = [], 0
+    for k, t in enumerate(ctx.out_types):
+
+        def f(*i, _start=start):
+            return x[tuple([v + _start if ax == axis else v for ax, v in enumerate(i)])]
+
+        outs.append(te.compute(t.shape, f, name=f"split{k}"))
+        start += t.shape[axis]
+    return outs
+
+
+@register("Slice")
+def _slice(ctx: KernelContext):
+    x, a = ctx.x, ctx.attrs
+    spec = {axis: (start, step) for start, axis, step in zip(a.starts, a.axes, a.steps)}
+
+    def f(*i):
+        src = []
+        for ax, v in enumerate(i):
+            if ax in spec:
+                start, step = spec[ax]
+                v = start + v * step
+            src.append(v)
+        return x[tuple(src)]
+
+    return [te.compute(ctx.out.shape, f, name="slice")]
+
+
+@register("Expand")
+def _expand(ctx: KernelContext):
+    r = len(ctx.out.shape)
+    return [te.compute(ctx.out.shape, lambda *i: bcast(ctx.x, r, i), name="expand")]
+
+
+@register("Tile")
+def _tile(ctx: KernelContext):
+    x = ctx.x
+    dims = [int(d) for d in x.shape]
+    return [te.compute(ctx.out.shape, lambda *i: x[tuple([tir.indexmod(v, d) for v, d in zip(i, dims)])], name="tile")]
+
+
+@register("Pad")
+def _pad(ctx: KernelContext):
+    """Output index o reads input o - pad_begin; negative pads crop (ONNX: crop, then pad)."""
+    x, a = ctx.x, ctx.attrs
+    r = len(x.shape)
+    dims = [int(d) for d in x.shape]
+    lo = [max(-a.pads[i], 0) for i in range(r)]
+    hi = [dims[i] - max(-a.pads[r + i], 0) for i in range(r)]
+
+    def f(*o):
+        src = [o[i] - a.pads[i] for i in range(r)]
+        if a.mode == "constant":
+            ok = all_of([tir.all(src[i] >= lo[i], src[i] < hi[i]) for i in range(r) if a.pads[i] > 0 or a.pads[r + i] > 0])
+            safe = [tir.max(tir.min(src[i], hi[i] - 1), lo[i]) for i in range(r)]
+            return tir.if_then_else(ok, x[tuple(safe)], tir.const(a.value, x.dtype))
+        idx = []
+        for i in range(r):
+            if a.mode == "edge":
+                idx.append(tir.max(tir.min(src[i], hi[i] - 1), lo[i]))
+                continue
+            span = hi[i] - lo[i]
+            rel = tir.abs(src[i] - lo[i])  # reflect at the start
+            rel = tir.Select(rel >= span, 2 * (span - 1) - rel, rel)  # and at the end
+            idx.append(rel + lo[i])
+        return x[tuple(idx)]
+
+    return [te.compute(ctx.out.shape, f, name="pad")]
+
+
+def _resize(ctx: KernelContext, a):
+    x = ctx.x
+    dims = [int(d) for d in x.shape]
+    axes = [ax for ax in range(len(dims)) if not (dims[ax] == a.sizes[ax] and a.scales[ax] == 1.0)]
+    if a.mode == "nearest":
+        tables = {ax: ctx.table(_nearest_index(resize_source_coords(a, ax, dims[ax]), a.nearest_mode, dims[ax], a.scales[ax]).astype("int32")) for ax in axes}
+        return [te.compute(ctx.out.shape, lambda *o: x[tuple([tables[ax][v] if ax in tables else v for ax, v in enumerate(o)])], name="resize")]
+    # linear: one interpolation stage per resized axis (separable, like the reference)
+    y = x
+    shape = list(dims)
+    for ax in axes:
+        coords = np.clip(resize_source_coords(a, ax, dims[ax]), 0, dims[ax] - 1)
+        lo = np.floor(coords).astype(np.int64)
+        hi = np.minimum(lo + 1, dims[ax] - 1)
+        lo_t, hi_t = ctx.table(lo.astype("int32")), ctx.table(hi.astype("int32"))
+        fr_t = ctx.table((coords - lo).astype("float32"))
+        shape[ax] = a.sizes[ax]
+
+        def f(*o, _y=y, _ax=ax, _lo=lo_t, _hi=hi_t, _fr=fr_t):
+            at = lambda t: [t[v] if k == _ax else v for k, v in enumerate(o)]  # noqa: E731
+            w = _fr[o[_ax]]
+            return _y[tuple(at(_lo))] * (const(1.0) - w) + _y[tuple(at(_hi))] * w
+
+        y = te.compute(tuple(shape), f, name=f"resize{ax}")
+    if y is x:
+        y = te.compute(x.shape, lambda *i: x[tuple(i)], name="resize")
+    return [y]
+
+
+@register("Resize")
+def _resize_op(ctx: KernelContext):
+    return _resize(ctx, ctx.attrs)
+
+
+@register("Upsample")
+def _upsample(ctx: KernelContext):
+    return _resize(ctx, Attrs(upsample_as_resize_attrs(ctx.attrs, ctx.in_types[0].shape)))
+
+
+@register("Gather")
+def _gather(ctx: KernelContext):
+    data, idx = ctx.inputs
+    axis = ctx.attrs.axis % len(data.shape)
+    dim = int(data.shape[axis])
+    ir = len(idx.shape)
+
+    def f(*o):
+        pre, mid, post = o[:axis], o[axis : axis + ir], o[axis + ir :]
+        v = idx[tuple(mid)]
+        v = tir.Select(v < tir.const(0, v.dtype), v + tir.const(dim, v.dtype), v)
+        return data[(*pre, v, *post)]
+
+    return [te.compute(ctx.out.shape, f, name="gather")]
+
+
+# -- ops whose values are known at compile time ------------------------------------------
+@register("ConstantOfShape")
+def _constant_of_shape(ctx: KernelContext):
+    a = ctx.attrs
+    return [te.compute(ctx.out.shape, lambda *i: tir.const(a.value, a.dtype), name="fill")]
+
+
+def _from_values(ctx: KernelContext, values, name):
+    """A small 1-D int tensor of known values, as a select chain (Shape, Range)."""
+    dt = ctx.out.dtype
+
+    def f(i):
+        v = tir.const(values[-1] if values else 0, dt)
+        for k in range(len(values) - 2, -1, -1):
+            v = tir.Select(i == k, tir.const(values[k], dt), v)
+        return v
+
+    return [te.compute(ctx.out.shape, f, name=name)]
+
+
+@register("Shape")
+def _shape(ctx: KernelContext):
+    from cnncc.ops.tensor import _shape_range
+
+    shape = ctx.in_types[0].shape
+    lo, hi = _shape_range(len(shape), ctx.attrs)
+    return _from_values(ctx, list(shape[lo:hi]), "shape")
+
+
+@register("Size")
+def _size(ctx: KernelContext):
+    n = math.prod(ctx.in_types[0].shape)
+    return [te.compute((), lambda: tir.const(n, "int64"), name="size")]
+
+
+@register("Range")
+def _range(ctx: KernelContext):
+    a = ctx.attrs
+    dt = ctx.out.dtype
+    if "int" in dt:
+        return [te.compute(ctx.out.shape, lambda i: tir.const(a.start, dt) + i.astype(dt) * tir.const(a.delta, dt), name="range")]
+    return [te.compute(ctx.out.shape, lambda i: (tir.const(a.start, "float64") + i.astype("float64") * tir.const(a.delta, "float64")).astype(dt), name="range")]
