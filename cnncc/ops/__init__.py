@@ -12,4 +12,4 @@ from cnncc.ops.registry import (  # noqa: F401
     infer_types,
     register,
 )
-from cnncc.ops import elementwise, nn, tensor  # noqa: F401,E402  (declares the ops)
+from cnncc.ops import elementwise, fused, nn, tensor  # noqa: F401,E402  (declares the ops)
