@@ -47,8 +47,8 @@ def lowering_for(node: Node) -> LowerFn:
     fn = LOWERINGS.get(node.op)
     if fn is None:
         raise UnsupportedOpError(
-            f"llvm backend: node {node.name!r} uses op {node.op}, which the llvm backend cannot lower "
-            f"(supported: {', '.join(sorted(LOWERINGS))}); try --target reference"
+            f"llvm backend: node {node.name!r} uses op {node.op}, which the llvm backend cannot lower; "
+            f"compile it with --target reference, or report the op"
         )
     return fn
 
