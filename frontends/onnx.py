@@ -317,10 +317,10 @@ def _reject_unsupported(g, opset: int) -> None:
             parts.append(f"{op_type} (node {names[0]!r}{more})")
         raise UnsupportedOpError(f"unsupported ONNX op(s): {', '.join(parts)}")
     newest = onnx.defs.onnx_opset_version()
-    if opset < MIN_OPSET or opset > newest:
+    if opset > newest:
         raise UnsupportedOpError(
-            f"model uses ONNX opset {opset}; cnncc reads opsets {MIN_OPSET} to {newest} "
-            "(convert older models with onnx.version_converter)"
+            f"model uses ONNX opset {opset}, newer than the installed onnx knows ({newest}); "
+            "upgrade onnx or export the model for an older opset"
         )
 
 
@@ -348,8 +348,26 @@ def _topological(g):
 
 def import_onnx(source, input_shapes: Mapping[str, Sequence[int]] | None = None) -> Graph:
     """Load (path or ModelProto) and import an ONNX model into a Graph with static shapes."""
-    model = load_model(source)
+    model = upgrade_opset(load_model(source))
     return Importer(model, input_shapes).run()
+
+
+def upgrade_opset(model):
+    """Models older than opset 7 go through onnx's version converter (opset 7 made
+    broadcasting implicit and dropped the ``consumed_inputs``/``is_test`` era attributes)."""
+    opset = _default_opset(model)
+    if opset >= MIN_OPSET or not any(n.domain in ("", "ai.onnx") for n in model.graph.node):
+        return model
+    _reject_unsupported(model.graph, opset)  # name unsupported ops before converting
+    from onnx import version_converter
+
+    try:
+        return version_converter.convert_version(model, MIN_OPSET)
+    except Exception as exc:  # noqa: BLE001 - the converter raises RuntimeError and friends
+        raise UnsupportedOpError(
+            f"model uses ONNX opset {opset} and onnx's version converter cannot bring it to opset {MIN_OPSET} "
+            f"({_first_line(exc)}); re-export the model with opset {MIN_OPSET} or newer"
+        ) from exc
 
 
 # -- attribute helpers ---------------------------------------------------------------------
@@ -373,7 +391,7 @@ def _inputs(imp: Importer, node) -> list[Value]:
 SAME_NAME_OPS = [
     "Relu", "LeakyRelu", "Elu", "Selu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Softplus",
     "Sqrt", "Exp", "Log", "Abs", "Neg", "Reciprocal", "Floor", "Ceil", "Erf",
-    "Add", "Sub", "Mul", "Div", "Pow", "PRelu", "Sum", "Max", "Min", "Mean",
+    "Add", "Sub", "Mul", "Div", "Pow", "Sum", "Max", "Min", "Mean",
     "Identity", "Concat", "Flatten", "LRN", "InstanceNormalization", "Gemm", "MatMul",
     "GlobalAveragePool", "GlobalMaxPool", "Gather",
 ]
@@ -384,6 +402,16 @@ def _same_name(imp: Importer, node, opset: int) -> None:
     attrs = attrs_of(node)
     attrs.pop("broadcast", None)  # opset < 7 leftovers some exporters keep writing
     imp.emit_node(node, node.op_type, _inputs(imp, node), attrs)
+
+
+@converter("PRelu")
+def _prelu(imp: Importer, node, opset: int) -> None:
+    x, slope = _inputs(imp, node)
+    c = x.shape[1] if x.type.rank >= 2 else None
+    if slope.type.rank == 1 and slope.shape[0] == c and x.type.rank > 2 and x.shape[-1] != c:
+        # Opset 6 applied a [C] slope per channel; opset 7 broadcasting would reject it.
+        (slope,) = imp.emit("Reshape", [slope], {"shape": (c,) + (1,) * (x.type.rank - 2)})
+    imp.emit_node(node, "PRelu", [x, slope])
 
 
 def _spatial_attrs(imp: Importer, node, x: Value, kernel: Sequence[int], with_dilations: bool = True) -> dict:
