@@ -34,3 +34,9 @@ def lowest(dtype: str):
 
 def highest(dtype: str):
     return tir.max_value(dtype)
+
+
+def dtype_of(e) -> str:
+    """The dtype of a tensor element or an expression (TVM 0.27 expressions carry ``ty``)."""
+    d = getattr(e, "dtype", None)
+    return str(d if d is not None else e.ty)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tvm import te
 
 from ..lowering import KernelContext, register
-from .common import bcast, const, tir
+from .common import bcast, const, dtype_of, tir
 
 F = "float32"
 
@@ -16,7 +16,7 @@ def _f(v, dtype=F):
 
 # x -> expression; ``a`` are the node's attributes
 UNARY = {
-    "Relu": lambda a, x: tir.max(x, tir.const(0, x.dtype)),
+    "Relu": lambda a, x: tir.max(x, tir.const(0, dtype_of(x))),
     "LeakyRelu": lambda a, x: tir.Select(x >= _f(0), x, x * _f(a.alpha)),
     "Elu": lambda a, x: tir.Select(x > _f(0), x, _f(a.alpha) * (tir.exp(x) - _f(1))),
     "Selu": lambda a, x: _f(a.gamma) * tir.Select(x > _f(0), x, _f(a.alpha) * (tir.exp(x) - _f(1))),
@@ -81,7 +81,7 @@ def _dropout(ctx: KernelContext):
 
 
 def _div(x, y):
-    if "int" in x.dtype:
+    if "int" in dtype_of(x):
         return tir.truncdiv(x, y)
     return x / y
 
@@ -91,8 +91,8 @@ BINARY = {
     "Sub": lambda x, y: x - y,
     "Mul": lambda x, y: x * y,
     "Div": _div,
-    "PRelu": lambda x, s: tir.Select(x < tir.const(0, x.dtype), x * s, x),
-    "Pow": lambda x, y: tir.power(x, y.astype(x.dtype)),
+    "PRelu": lambda x, s: tir.Select(x < tir.const(0, dtype_of(x)), x * s, x),
+    "Pow": lambda x, y: tir.power(x, y.astype(dtype_of(x))),
 }
 
 
@@ -123,7 +123,7 @@ def _variadic(ctx: KernelContext):
         for t in xs[1:]:
             v = fn(v, bcast(t, r, i))
         if ctx.op == "Mean":
-            v = v / tir.const(len(xs), v.dtype)
+            v = v / tir.const(len(xs), dtype_of(v))
         return v
 
     return [te.compute(shape, f, name=ctx.op.lower())]

@@ -37,13 +37,13 @@ def _split(ctx: KernelContext):
     axis = ctx.attrs.axis % len(x.shape)
     outs, start = [], 0
     for k, t in enumerate(ctx.out_types):
-
-        def f(*i, _start=start):
-            return x[tuple([v + _start if ax == axis else v for ax, v in enumerate(i)])]
-
-        outs.append(te.compute(t.shape, f, name=f"split{k}"))
+        outs.append(te.compute(t.shape, _shifted(x, axis, start), name=f"split{k}"))
         start += t.shape[axis]
     return outs
+
+
+def _shifted(x, axis, start):
+    return lambda *i: x[tuple(v + start if ax == axis else v for ax, v in enumerate(i))]
 
 
 @register("Slice")
@@ -123,15 +123,21 @@ def _resize(ctx: KernelContext, a):
         fr_t = ctx.table((coords - lo).astype("float32"))
         shape[ax] = a.sizes[ax]
 
-        def f(*o, _y=y, _ax=ax, _lo=lo_t, _hi=hi_t, _fr=fr_t):
-            at = lambda t: [t[v] if k == _ax else v for k, v in enumerate(o)]  # noqa: E731
-            w = _fr[o[_ax]]
-            return _y[tuple(at(_lo))] * (const(1.0) - w) + _y[tuple(at(_hi))] * w
-
-        y = te.compute(tuple(shape), f, name=f"resize{ax}")
+        y = te.compute(tuple(shape), _lerp(y, ax, lo_t, hi_t, fr_t), name=f"resize{ax}")
     if y is x:
         y = te.compute(x.shape, lambda *i: x[tuple(i)], name="resize")
     return [y]
+
+
+def _lerp(y, axis, lo, hi, frac):
+    """Linear interpolation of ``y`` along ``axis`` from index tables lo/hi and weights frac."""
+
+    def f(*o):
+        at = lambda t: tuple(t[v] if k == axis else v for k, v in enumerate(o))  # noqa: E731
+        w = frac[o[axis]]
+        return y[at(lo)] * (const(1.0) - w) + y[at(hi)] * w
+
+    return f
 
 
 @register("Resize")

@@ -196,12 +196,12 @@ def _instance_norm(ctx: KernelContext):
     inv_n = const(1.0 / math.prod(sp))
     nc = tuple(int(v) for v in x.shape[:2])
     r1 = [te.reduce_axis((0, k), name=f"m{i}") for i, k in enumerate(sp)]
-    mean = te.compute(nc, lambda n, c: te.sum(x[(n, c, *r1)], axis=r1) * inv_n, name="in_mean")
+    mean = te.compute(nc, lambda n, c: te.sum(x[(n, c, *r1)] * inv_n, axis=r1), name="in_mean")
     r2 = [te.reduce_axis((0, k), name=f"v{i}") for i, k in enumerate(sp)]
 
     def var_f(n, c):
         dlt = x[(n, c, *r2)] - mean[n, c]
-        return te.sum(dlt * dlt, axis=r2) * inv_n
+        return te.sum(dlt * dlt * inv_n, axis=r2)
 
     var = te.compute(nc, var_f, name="in_var")
     eps = const(ctx.attrs.epsilon)
