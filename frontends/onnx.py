@@ -66,20 +66,24 @@ def load_model(source: str | os.PathLike | Any):
     else:
         path = Path(source)
         if not path.exists():
-            raise ModelLoadError(f"model file not found: {path}")
+            raise ModelLoadError(f"model file not found: {path} (check the path)")
         if path.is_dir():
-            raise ModelLoadError(f"{path} is a directory, not an ONNX model file")
+            raise ModelLoadError(f"{path} is a directory, not an ONNX model file; pass the .onnx file inside it")
         try:
             model = onnx.load(str(path), load_external_data=False)
         except Exception as exc:  # noqa: BLE001 - protobuf raises several unrelated types
-            raise ModelLoadError(f"{path} is not a valid ONNX model (protobuf parse failed: {_first_line(exc)})") from exc
+            raise ModelLoadError(
+                f"{path} is not an ONNX model, or is truncated or corrupt (protobuf parse failed: {_first_line(exc)}); "
+                "re-export or re-download it"
+            ) from exc
         if not model.graph.node and not model.graph.output:
-            raise ModelLoadError(f"{path} is not a valid ONNX model (no graph in the file)")
+            raise ModelLoadError(f"{path} is not an ONNX model (it holds no graph); pass an .onnx file exported by a framework")
         _load_external_data(model, path.parent)
+    _reject_unsupported(model.graph, _default_opset(model))  # name them before the checker trips on them
     try:
         onnx.checker.check_model(model)
     except Exception as exc:  # noqa: BLE001 - checker raises ValidationError and friends
-        raise ModelLoadError(f"invalid ONNX model: {_first_line(exc)}") from exc
+        raise ModelLoadError(f"invalid ONNX model: {_first_line(exc)} (onnx.checker rejects it; re-export the model)") from exc
     return model
 
 
@@ -93,7 +97,10 @@ def _load_external_data(model, base_dir: Path) -> None:
             if not (base_dir / location).exists():
                 missing.append(f"{location} (for {tensor.name})")
     if missing:
-        raise ModelLoadError(f"external data file(s) missing next to the model: {', '.join(missing)}")
+        raise ModelLoadError(
+            f"external data file(s) missing next to the model: {', '.join(missing)}; "
+            f"put them in {base_dir.resolve()} beside the model"
+        )
     try:
         load_external_data_for_model(model, str(base_dir))
     except Exception as exc:  # noqa: BLE001
@@ -117,7 +124,7 @@ def _np_dtype(elem_type: int, where: str) -> str:
         return "int64"  # integer tensors only index and shape here; widen them
     if dtype is None or str(dtype) not in ("float32", "int64", "bool"):
         name = TensorProto.DataType.Name(elem_type) if elem_type in TensorProto.DataType.values() else str(elem_type)
-        raise UnsupportedDtypeError(f"{where} has element type {name}; cnncc computes in float32 (int64 for shapes)")
+        raise UnsupportedDtypeError(f"{where} has element type {name}; cnncc computes in float32 (int64 for shapes): re-export the model in float32")
     return str(dtype)
 
 
@@ -126,7 +133,7 @@ def _constant_array(arr: np.ndarray, where: str) -> np.ndarray:
     if arr.dtype.kind in "iu" and arr.dtype != np.int64:
         return arr.astype(np.int64)
     if str(arr.dtype) not in ("float32", "int64", "bool"):
-        raise UnsupportedDtypeError(f"{where} has dtype {arr.dtype}; cnncc computes in float32 (int64 for shapes)")
+        raise UnsupportedDtypeError(f"{where} has dtype {arr.dtype}; cnncc computes in float32 (int64 for shapes): re-export the model in float32")
     return arr
 
 
@@ -193,7 +200,7 @@ class Importer:
             opdef.check_arity(len(inputs))
             types = opdef.infer([v.type for v in inputs], a)
         except ShapeError as exc:
-            raise ShapeError(f"node {self.node_name} ({op}): {exc}") from None
+            raise ShapeError(f"node {self.node_name} ({op}): {exc} (check --input-shape values, or the model is inconsistent)") from None
         node_name = name or self.node_name
         wanted = list(outputs)[: len(types)] + [""] * max(len(types) - len(outputs), 0)
         out_names = [self.unique_name(o or f"{node_name}.{op}.{i}") for i, o in enumerate(wanted)]
@@ -255,16 +262,16 @@ class Importer:
         unknown = sorted(set(self.input_shapes) - names)
         if unknown:
             raise ShapeError(f"--input-shape names unknown input(s) {', '.join(unknown)}; the model's inputs are: {', '.join(sorted(names))}")
-        dynamic = []
+        dynamic, examples = [], []
         for vi in real_inputs:
             dims = _declared_dims(vi)
             if vi.name not in self.input_shapes and any(d is None or isinstance(d, str) for d in dims):
                 dynamic.append(f"{vi.name}[{','.join(str(d if d is not None else '?') for d in dims)}]")
+                examples.append(f"--input-shape {vi.name}={','.join(str(d) if isinstance(d, int) else '1' for d in dims)}")
         if dynamic:
-            example = real_inputs[0].name
             raise ShapeError(
                 f"model input(s) with dynamic dimensions need a shape: {'; '.join(dynamic)}; "
-                f"give one per input, e.g. --input-shape {example}=1,3,224,224"
+                f"give one per input, e.g. {' '.join(examples)} (input_shapes= in the Python API)"
             )
 
     def _static_shape(self, vi) -> tuple[int, ...]:
@@ -273,10 +280,10 @@ class Importer:
         if given is None:
             return tuple(dims)
         if len(given) != len(dims):
-            raise ShapeError(f"input {vi.name}: given shape {list(given)} has rank {len(given)}, the model declares rank {len(dims)}")
+            raise ShapeError(f"input {vi.name}: given shape {list(given)} has rank {len(given)}, the model declares rank {len(dims)} {dims}; give {len(dims)} dimensions")
         for g_dim, d in zip(given, dims):
             if isinstance(d, int) and d != g_dim:
-                raise ShapeError(f"input {vi.name}: given shape {list(given)} conflicts with the declared {dims}")
+                raise ShapeError(f"input {vi.name}: given shape {list(given)} conflicts with the declared {dims}; keep the fixed dimensions and set only the dynamic ones")
             if g_dim < 0:
                 raise ShapeError(f"input {vi.name}: dimensions must not be negative, got {list(given)}")
         return given
@@ -315,7 +322,9 @@ def _reject_unsupported(g, opset: int) -> None:
         for op_type, names in sorted(missing.items()):
             more = f" and {len(names) - 1} more" if len(names) > 1 else ""
             parts.append(f"{op_type} (node {names[0]!r}{more})")
-        raise UnsupportedOpError(f"unsupported ONNX op(s): {', '.join(parts)}")
+        raise UnsupportedOpError(
+            f"unsupported ONNX op(s): {', '.join(parts)}; cnncc cannot compile this model (the README lists the supported ops)"
+        )
     newest = onnx.defs.onnx_opset_version()
     if opset > newest:
         raise UnsupportedOpError(
