@@ -1,0 +1,60 @@
+import numpy as np
+
+from passes_helpers import Builder, check_pass, ops
+
+
+def test_sum_of_two_and_three_becomes_adds():
+    b = Builder()
+    x, y, z = b.input(1, 3, 4), b.input(1, 3, 4), b.input(3, 1)
+    s2 = b.op("Sum", x, y)
+    s3 = b.op("Sum", s2, y, z)
+    out, _ = check_pass("canonicalize", b.graph(s3))
+    assert ops(out) == {"Add": 3}
+    assert out.outputs[0].name == s3.name
+
+
+def test_upsample_becomes_resize():
+    b = Builder()
+    x = b.input(1, 2, 3, 4)
+    y = b.op("Upsample", x, scales=[1.0, 1.0, 2.0, 3.0], mode="nearest")
+    out, _ = check_pass("canonicalize", b.graph(y))
+    assert ops(out) == {"Resize": 1}
+
+
+def test_reshape_before_gemm_becomes_flatten():
+    b = Builder()
+    x = b.input(2, 4, 3, 3)
+    f = b.op("Reshape", b.op("Relu", x), shape=[2, 36])
+    y = b.op("Gemm", f, b.rand(5, 36), b.rand(5), transB=1)
+    out, _ = check_pass("canonicalize", b.graph(y))
+    flat = [n for n in out.nodes if n.op == "Flatten"]
+    assert len(flat) == 1 and flat[0].attrs.axis == 1 and "Reshape" not in ops(out)
+
+
+def test_reshape_chain_merges():
+    b = Builder()
+    x = b.input(2, 4, 3, 3)
+    r = b.op("Reshape", b.op("Relu", x), shape=[8, 9])
+    y = b.op("Reshape", r, shape=[2, 2, 18])
+    out, _ = check_pass("canonicalize", b.graph(y))
+    assert ops(out) == {"Relu": 1, "Reshape": 1}
+
+
+def test_reshape_chain_with_another_reader_is_kept():
+    b = Builder()
+    x = b.input(2, 4, 3, 3)
+    r = b.op("Reshape", x, shape=[8, 9])
+    y = b.op("Reshape", r, shape=[2, 2, 18])
+    out, _ = check_pass("canonicalize", b.graph(y, b.op("Relu", r)))
+    assert len(out.nodes) == 3  # the first one may become a Flatten, but both stay
+
+
+def test_matmul_2d_becomes_gemm_nd_stays():
+    b = Builder()
+    x, x3 = b.input(3, 4), b.input(2, 3, 4)
+    w = b.rand(4, 5)
+    y = b.op("MatMul", x, w)
+    y3 = b.op("MatMul", x3, w)
+    out, _ = check_pass("canonicalize", b.graph(y, y3))
+    assert ops(out) == {"Gemm": 1, "MatMul": 1}
+    np.testing.assert_equal([n.op for n in out.nodes], ["Gemm", "MatMul"])
