@@ -219,6 +219,8 @@ class CnnccBackend(_Backend):
         graph = helper.make_graph([node], f"run_node_{node.op_type}", graph_inputs, graph_outputs)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
         model.ir_version = min(model.ir_version, onnx.IR_VERSION)
+        if outputs_info is None:  # the checker wants typed outputs: let onnx infer them
+            model = onnx.shape_inference.infer_shapes(model)
         return cls.run_model(model, arrays, device, **kwargs)
 
     @classmethod
