@@ -189,6 +189,12 @@ def load_exported(directory: Path, meta: dict) -> TVMExecutable:
     from .target import make_target
 
     device = meta.get("device", "cpu")
+    code = meta.get("device_code", {})
+    fatbin = directory / "kernels.fatbin"
+    if code.get("format") == "fatbin" and fatbin.is_file():
+        from .cuda import install_fatbin
+
+        install_fatbin(code["source_sha256"], fatbin.read_bytes())
     target = make_target(device)  # only its kind matters when running
     io = {"inputs": meta["inputs"], "outputs": meta["outputs"], "constant_outputs": meta.get("constant_outputs", {})}
-    return TVMExecutable(None, target, device, lib, weights, meta["returned"], io=io)
+    return TVMExecutable(None, target, device, lib, weights, meta["returned"], io=io, device_code=code)
