@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from llvmlite import ir
 
 from ..emit import F32, FAST
 from ..lowering import register
@@ -75,10 +76,13 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None):
     OH, OW = (1, o_shape[2]) if len(o_shape) == 3 else o_shape[2:]
     if KH == KW == 1 and sh == sw == 1 and ph == pw == 0 and a.pads[-1] == 0 and (len(o_shape) == 3 or a.pads[2] == 0):
         H, W, OH, OW = 1, H * W, 1, OH * OW  # pointwise: one long row
-    R = _pick_block(Mg, int(k.params["conv_oc_block"]))
+    wdata = k.const_input(1)
+    V = next((v for v in (k.target.vector_lanes, k.target.vector_lanes // 2, k.target.vector_lanes // 4)
+              if v >= 4 and Mg % v == 0), 0)
+    vec = wdata is not None and V > 0 and k.params["conv_schedule"] != "rows"
+    R = V if vec else _pick_block(Mg, int(k.params["conv_oc_block"]))
     OB = Mg // R
 
-    wdata = k.const_input(1)
     if wdata is not None:
         packed = wdata.reshape(G, OB, R, Cg, KH, KW).transpose(0, 1, 3, 4, 5, 2)
         wp = k.table(("conv.w", id(node.inputs[1]), R), np.ascontiguousarray(packed, dtype=np.float32))
@@ -99,20 +103,100 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None):
         oc0 = em.add(em.mul(g, Mg), em.mul(ob, R))
         rows = [em.mul(em.add(em.add(em.mul(n, M), oc0), r), OH * OW) for r in range(R)]
         rows = [em.add(rw, em.mul(oh, OW)) for rw in rows]
-        inits = [em.load(bias, em.add(oc0, r), F32) if bias is not None else em.fconst(0.0) for r in range(R)]
-        with em.loop(0, OW, name="ow") as ow:
-            for r in range(R):
-                em.store(inits[r], y, em.add(rows[r], ow), F32)
+        if vec:
+            _vector_rows(k, x, y, wp, bias, rows, oc0, n, g, ob, oh, V, OB, C, Cg, H, W, KH, KW, OW,
+                         sh, sw, dh, dw, ph, pw)
+        else:
+            _scalar_rows(k, x, y, wp, w_off, bias, rows, oc0, n, g, ob, oh, R, C, Cg, H, W, KH, KW, OW,
+                         sh, sw, dh, dw, ph, pw)
+        if post is not None:
+            post(rows, oc0, R, OW)
+
+
+def _scalar_rows(k, x, y, wp, w_off, bias, rows, oc0, n, g, ob, oh, R, C, Cg, H, W, KH, KW, OW,
+                 sh, sw, dh, dw, ph, pw):
+    """R output rows, vectorized by LLVM along the output width (long rows)."""
+    em = k.em
+    inits = [em.load(bias, em.add(oc0, r), F32) if bias is not None else em.fconst(0.0) for r in range(R)]
+    with em.loop(0, OW, name="ow") as ow:
+        for r in range(R):
+            em.store(inits[r], y, em.add(rows[r], ow), F32)
+    with em.loop(0, Cg, name="ic") as ic:
+        xch = em.mul(em.add(em.mul(n, C), em.add(em.mul(g, Cg), ic)), H * W)
+        with em.loop(0, KH, name="kh") as kh:
+            ih = em.sub(em.add(em.mul(oh, sh), em.mul(kh, dh)), ph)
+            with em.if_(em.in_range(ih, 0, H)):
+                xrow = em.add(xch, em.mul(ih, W))
+                _row_taps(k, x, y, xrow, rows, wp, lambda kw, r: w_off(g, ob, ic, kh, kw, r),
+                          R, KW, W, OW, sw, dw, pw)
+
+
+def _vector_rows(k, x, y, wp, bias, rows, oc0, n, g, ob, oh, V, OB, C, Cg, H, W, KH, KW, OW,
+                 sh, sw, dh, dw, ph, pw):
+    """V output rows with the channels in the vector lanes (short rows): the row is cut into
+    tiles of T pixels, each tile keeps T <V x float> accumulators; per tap one weight vector
+    load feeds T FMAs with broadcast inputs. Tiles are unrolled, so which taps fall into the
+    padding is decided at compile time."""
+    em = k.em
+    b = em.b
+    VT = ir.VectorType(F32, V)
+    T = max(1, int(k.params["conv_ow_tile"]))
+    undef = ir.Constant(VT, ir.Undefined)
+    splat = ir.Constant(ir.VectorType(ir.IntType(32), V), [0] * V)
+    lane0 = ir.Constant(ir.IntType(32), 0)
+    if bias is not None:
+        init = b.load(em.gep(bias, oc0, F32), typ=VT, align=4)
+    else:
+        init = ir.Constant(VT, [0.0] * V)
+    wbase = em.mul(em.add(em.mul(g, OB), ob), Cg * KH * KW * V)
+
+    def tile(ow0, size, checked):
+        """Output pixels ow0 .. ow0+size-1; ``checked``: ow0 is a compile-time int and taps
+        in the padding are dropped, else every tap is known to be inside the row."""
+        accs = [em.local(VT, name="acc") for _ in range(size)]
+        for a in accs:
+            b.store(init, a)
         with em.loop(0, Cg, name="ic") as ic:
             xch = em.mul(em.add(em.mul(n, C), em.add(em.mul(g, Cg), ic)), H * W)
+            wic = em.add(wbase, em.mul(ic, KH * KW * V))
             with em.loop(0, KH, name="kh") as kh:
                 ih = em.sub(em.add(em.mul(oh, sh), em.mul(kh, dh)), ph)
                 with em.if_(em.in_range(ih, 0, H)):
                     xrow = em.add(xch, em.mul(ih, W))
-                    _row_taps(k, x, y, xrow, rows, wp, lambda kw, r: w_off(g, ob, ic, kh, kw, r),
-                              R, KW, W, OW, sw, dw, pw)
-        if post is not None:
-            post(rows, oc0, R, OW)
+                    wkh = em.add(wic, em.mul(kh, KW * V))
+                    for kw in range(KW):
+                        taps = [(j, em.sub(em.add(em.mul(em.add(ow0, j), sw), kw * dw), pw)) for j in range(size)]
+                        if checked:
+                            taps = [(j, iw) for j, iw in taps if 0 <= iw < W]
+                        if not taps:
+                            continue
+                        wv = b.load(em.gep(wp, em.add(wkh, kw * V), F32), typ=VT, align=4)
+                        for j, iw in taps:
+                            xv = em.load(x, em.add(xrow, iw), F32)
+                            xs = b.shuffle_vector(b.insert_element(undef, xv, lane0), undef, splat)
+                            acc = b.load(accs[j], typ=VT)
+                            b.store(b.fadd(acc, b.fmul(wv, xs, flags=FAST), flags=FAST), accs[j])
+        for j in range(size):
+            acc = b.load(accs[j], typ=VT)
+            for r in range(V):
+                em.store(b.extract_element(acc, ir.Constant(ir.IntType(32), r)), y,
+                         em.add(rows[r], em.add(ow0, j)), F32)
+
+    def static_tiles(lo, hi):
+        for ow0 in range(lo, hi, T):
+            tile(ow0, min(T, hi - ow0), True)
+
+    if OW <= int(k.params["conv_unroll_ow"]):
+        static_tiles(0, OW)
+        return
+    # interior: every tap of every kernel column inside the row
+    lo = min(OW, _ceil_div(pw, sw))
+    hi = max(lo, min(OW, _floor_div(W - 1 - (KW - 1) * dw + pw, sw) + 1))
+    n_full = (hi - lo) // T
+    static_tiles(0, lo)
+    with em.loop(0, n_full, name="tile") as i:
+        tile(em.add(lo, em.mul(i, T)), T, False)
+    static_tiles(lo + n_full * T, OW)
 
 
 def _row_taps(k, x, y, xrow, rows, wp, w_off, R, KW, W, OW, sw, dw, pw):

@@ -23,22 +23,39 @@ CONVS = [
     ((2, 5, 13), (7, 5, 3), conv_attrs((3,), (2,), (1, 0), (1,)), True, True),                       # 1-D
     ((1, 4, 20), (4, 2, 5), conv_attrs((5,), (1,), (4, 4), (2,), 2), False, False),                 # 1-D grouped
     ((1, 2, 5, 40), (3, 2, 1, 20), conv_attrs((1, 20), (1, 1), (0, 3, 0, 3), (1, 1)), True, True),  # long kernel row
+    # output channels in vector lanes (multiples of 4/8/16), short and long rows
+    ((1, 5, 9, 11), (16, 5, 3, 3), conv_attrs((3, 3), (1, 1), (1, 1, 1, 1), (1, 1)), True, True),
+    ((1, 3, 20, 45), (32, 3, 5, 5), conv_attrs((5, 5), (2, 2), (2, 1, 2, 3), (1, 1)), True, True),
+    ((2, 6, 8, 70), (24, 3, 3, 3), conv_attrs((3, 3), (1, 1), (1, 2, 0, 1), (1, 2), 2), True, False),
+    ((1, 7, 6, 6), (12, 7, 1, 1), conv_attrs((1, 1), (2, 2), (0, 0, 1, 1), (1, 1)), True, True),
+    ((1, 9, 5, 41), (8, 9, 1, 1), conv_attrs((1, 1), (1, 1), (0, 0, 0, 0), (1, 1)), True, True),
+    ((1, 4, 30), (16, 4, 7), conv_attrs((7,), (1,), (3, 3), (1,)), True, True),
 ]
 
 
+@pytest.mark.parametrize("schedule", ["auto", "rows"])
 @pytest.mark.parametrize("x_shape,w_shape,attrs,const_w,bias", CONVS)
-def test_conv(x_shape, w_shape, attrs, const_w, bias):
+def test_conv(x_shape, w_shape, attrs, const_w, bias, schedule):
     w = rand(*w_shape, seed=1)
     inputs = [rand(*x_shape), const(w) if const_w else w]
     if bias:
         inputs.append(const(rand(w_shape[0], seed=2)))
-    check_op("Conv", inputs, attrs)
+    check_op("Conv", inputs, attrs, params={"conv_schedule": schedule})
 
 
-@pytest.mark.parametrize("block", [1, 3, 8])
-def test_conv_oc_block_param(block):
-    check_op("Conv", [rand(1, 4, 7, 9), const(rand(12, 4, 3, 3, seed=1))],
-             conv_attrs((3, 3), (1, 1), (1, 1, 1, 1), (1, 1)), params={"conv_oc_block": block})
+@pytest.mark.parametrize("params", [{"conv_schedule": "rows", "conv_oc_block": 1},
+                                    {"conv_schedule": "rows", "conv_oc_block": 3},
+                                    {"conv_schedule": "rows", "conv_oc_block": 8},
+                                    {"conv_ow_tile": 1}, {"conv_ow_tile": 5, "conv_unroll_ow": 0},
+                                    {"conv_ow_tile": 16, "conv_unroll_ow": 100}])
+def test_conv_schedule_params(params):
+    check_op("Conv", [rand(1, 4, 7, 39), const(rand(16, 4, 3, 3, seed=1))],
+             conv_attrs((3, 3), (1, 1), (1, 2, 1, 0), (1, 1)), params=params)
+
+
+def test_conv_avx2_target():
+    check_op("Conv", [rand(1, 4, 7, 39), const(rand(24, 4, 3, 3, seed=1))],
+             conv_attrs((3, 3), (1, 2), (1, 2, 1, 0), (1, 1)), cpu="x86-64-v3")
 
 
 CONV_T = [
