@@ -19,7 +19,7 @@ from cnncc.errors import BackendError
 from cnncc.ir import Graph, Value
 
 from .emit import I32, I64, I8, PTR, VOID, ITEMSIZE
-from .lowering import DEFAULT_PARAMS, VIEW_OPS, Kernel, lowering_for
+from .lowering import DEFAULT_PARAMS, VIEW_OPS, Kernel, kernel_key, lowering_for
 from .memory import MemoryPlan, plan_memory
 from .target import TargetInfo
 from .weights import Blob
@@ -64,18 +64,27 @@ def generate(graph: Graph, target: TargetInfo, params: dict | None = None) -> Ge
     mod = ir.Module(name=_symbol(graph.name) or "model")
     mod.triple = target.triple
 
-    # 1. one kernel function per non-view node (lowering errors name the node)
+    # 1. one kernel function per distinct non-view node (lowering errors name the node);
+    # a node equal to an earlier one up to its data is lowered again only to pack its
+    # tables, and calls the earlier function
     lowerings = [(n, lowering_for(n)) for n in graph.nodes if id(n) not in plan.views]
     kernels: list[tuple[Kernel, KernelInfo]] = []
+    seen: dict = {}
     for i, (node, lower) in enumerate(lowerings):
+        key = kernel_key(node)
+        first = seen.get(key)
         kname = f"k{i}_{_symbol(node.op)}"
-        k = Kernel(mod, kname, node, blob, params, target)
+        k = Kernel(mod if first is None else ir.Module(), kname, node, blob, params, target)
         try:
             lower(k, node)
         except (NotImplementedError, KeyError, ValueError) as exc:
             raise BackendError(f"llvm: cannot lower node {node.name!r} ({node.op}): {exc}") from exc
         k.finish()
-        kernels.append((k, KernelInfo(kname, node.name, node.op, k.parallel, k.work)))
+        if first is None:
+            seen[key] = k
+        else:
+            k.fn = first.fn
+        kernels.append((k, KernelInfo(k.fn.name, node.name, node.op, k.parallel, k.work)))
 
     # 2. the entry
     fnty = ir.FunctionType(VOID, [PTR, PTR, PTR, PTR, I32])
@@ -85,6 +94,8 @@ def generate(graph: Graph, target: TargetInfo, params: dict | None = None) -> Ge
     b = ir.IRBuilder(entry.append_basic_block("entry"))
     gomp = ir.Function(mod, ir.FunctionType(VOID, [PTR, PTR, I32, I32]), "GOMP_parallel")
     max_args = max([len(k.node.inputs) + len(k.node.outputs) + 2 for k, _ in kernels] + [1])
+    max_tables = max([len(k.table_offsets) for k, _ in kernels] + [1])
+    tables = b.alloca(PTR, size=ir.Constant(I64, max_tables), name="tables")
     scratch_bytes = max([k.scratch_bytes for k, _ in kernels] + [0])
     scratch = b.gep(ws_arg, [ir.Constant(I64, plan.arena_size)], source_etype=I8, inbounds=True)
     argbuf = b.alloca(PTR, size=ir.Constant(I64, max_args), name="args")
@@ -107,7 +118,10 @@ def generate(graph: Graph, target: TargetInfo, params: dict | None = None) -> Ge
         node = k.node
         args = [pointer(o) for o in node.outputs]
         args += [pointer(v, used=i in k.used_inputs) for i, v in enumerate(node.inputs)]
-        args += [wt_arg, scratch]
+        for j, off in enumerate(k.table_offsets):
+            b.store(b.gep(wt_arg, [ir.Constant(I64, off)], source_etype=I8, inbounds=True),
+                    b.gep(tables, [ir.Constant(I64, j)], source_etype=PTR))
+        args += [tables, scratch]
         if not info.parallel:
             b.call(k.fn, args)
             continue

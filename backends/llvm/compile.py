@@ -28,7 +28,7 @@ def optimize_module(gen: GeneratedModule, tm, opt_level: int = 3):
         pto = llvm.create_pipeline_tuning_options(speed_level=min(opt_level, 3))
         pto.loop_vectorization = True
         pto.slp_vectorization = True
-        pto.loop_unrolling = True
+        pto.loop_unrolling = bool(gen.params.get("llvm_unroll", True))
         pto.loop_interleaving = True
         pb = llvm.create_pass_builder(tm, pto)
         pb.getModulePassManager().run(mod, pb)

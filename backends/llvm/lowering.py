@@ -34,6 +34,7 @@ DEFAULT_PARAMS = {
     "gemm_row_block": 4,         # output rows sharing one pass over B in gemm/matmul
     "map_block": 4096,           # elements per work item of elementwise / copy kernels
     "parallel_min_work": 1 << 15,  # below this much work a kernel runs on one thread
+    "llvm_unroll": True,         # LLVM's loop unroller (compile time vs a little speed)
 }
 
 
@@ -72,7 +73,7 @@ def _load_kernels() -> None:
 
 
 class Kernel:
-    """One node's kernel function ``void k(ptr out..., ptr in..., ptr weights, ptr scratch)``.
+    """One node's kernel function ``void k(ptr out..., ptr in..., ptr tables, ptr scratch)``.
 
     Lowerings read buffers with ``inp(i)``/``out(i)``, put packed data into the weight blob
     with ``table(...)``, and distribute work with ``parallel_loop``; a kernel that called
@@ -95,8 +96,9 @@ class Kernel:
         self.em = Emitter(self.fn)
         self._outs = self.fn.args[:n_out]
         self._ins = self.fn.args[n_out:n_out + n_in]
-        self._weights = self.fn.args[-2]
+        self._tables = self.fn.args[-2]
         self._scratch = self.fn.args[-1]
+        self.table_offsets: list[int] = []
         self.scratch_bytes = 0
         self.used_inputs: set[int] = set()
         self.parallel = False
@@ -128,10 +130,13 @@ class Kernel:
         return v.data if v.is_constant else None
 
     def table(self, key, array: np.ndarray) -> ir.Value:
-        """A pointer to ``array`` (packed at compile time) inside the weight blob."""
-        off = self.blob.add(key, array)
-        return self.em.b.gep(self._weights, [ir.Constant(ir.IntType(64), off)],
-                             source_etype=ir.IntType(8), inbounds=True)
+        """A pointer to ``array`` (packed at compile time) inside the weight blob. The kernel
+        reads it from its table argument, so nodes that differ only in their data share
+        one kernel function."""
+        self.table_offsets.append(self.blob.add(key, array))
+        slot = self.em.b.gep(self._tables, [ir.Constant(ir.IntType(64), len(self.table_offsets) - 1)],
+                             source_etype=PTR)
+        return self.em.b.load(slot, typ=PTR)
 
     def scratch(self, nbytes: int) -> ir.Value:
         """Workspace only this kernel uses while it runs (the same bytes for every kernel)."""
@@ -160,3 +165,10 @@ class Kernel:
 
     def finish(self) -> None:
         self.em.finish()
+
+
+def kernel_key(node: Node):
+    """Nodes with equal keys get identical kernels (only their buffers and tables differ)."""
+    return (node.op, node.attrs,
+            tuple((v.shape, v.dtype, v.is_constant) for v in node.inputs),
+            tuple((v.shape, v.dtype) for v in node.outputs))
