@@ -120,7 +120,7 @@ def _np_dtype(elem_type: int, where: str) -> str:
         dtype = np.dtype(helper.tensor_dtype_to_np_dtype(elem_type))
     except Exception:  # noqa: BLE001
         dtype = None
-    if elem_type in (TensorProto.INT32, TensorProto.INT16, TensorProto.INT8, TensorProto.UINT8):
+    if elem_type in (TensorProto.INT32, TensorProto.INT16, TensorProto.INT8, TensorProto.UINT8, TensorProto.UINT16, TensorProto.UINT32):
         return "int64"  # integer tensors only index and shape here; widen them
     if dtype is None or str(dtype) not in ("float32", "int64", "bool"):
         name = TensorProto.DataType.Name(elem_type) if elem_type in TensorProto.DataType.values() else str(elem_type)
@@ -130,7 +130,7 @@ def _np_dtype(elem_type: int, where: str) -> str:
 
 def _constant_array(arr: np.ndarray, where: str) -> np.ndarray:
     arr = np.asarray(arr)
-    if arr.dtype.kind in "iu" and arr.dtype != np.int64:
+    if arr.dtype.kind in "iu" and arr.dtype != np.int64 and arr.dtype != np.uint64:
         return arr.astype(np.int64)
     if str(arr.dtype) not in ("float32", "int64", "bool"):
         raise UnsupportedDtypeError(f"{where} has dtype {arr.dtype}; cnncc computes in float32 (int64 for shapes): re-export the model in float32")
@@ -403,6 +403,9 @@ SAME_NAME_OPS = [
     "Add", "Sub", "Mul", "Div", "Pow", "Sum", "Max", "Min", "Mean",
     "Identity", "Concat", "Flatten", "LRN", "InstanceNormalization", "Gemm", "MatMul",
     "GlobalAveragePool", "GlobalMaxPool", "Gather",
+    "Mish", "Softsign", "Celu", "ThresholdedRelu", "Gelu", "Round", "Sign",
+    "Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "And", "Or", "Xor", "Not", "Where",
+    "ArgMax", "ArgMin", "DepthToSpace", "SpaceToDepth",
 ]
 
 
@@ -410,6 +413,11 @@ SAME_NAME_OPS = [
 def _same_name(imp: Importer, node, opset: int) -> None:
     attrs = attrs_of(node)
     attrs.pop("broadcast", None)  # opset < 7 leftovers some exporters keep writing
+    unknown = sorted(set(attrs) - set(get_op(node.op_type).attrs))
+    if unknown:
+        raise UnsupportedOpError(
+            f"node {imp.node_name}: {node.op_type} with attribute(s) {', '.join(unknown)} is not supported (opset {opset})"
+        )
     imp.emit_node(node, node.op_type, _inputs(imp, node), attrs)
 
 
@@ -565,6 +573,12 @@ def _cast(imp: Importer, node, opset: int) -> None:
     imp.emit_node(node, "Cast", [imp.value(node.input[0])], {"to": to})
 
 
+@converter("CastLike")
+def _cast_like(imp: Importer, node, opset: int) -> None:
+    x, like = imp.value(node.input[0]), imp.value(node.input[1])
+    imp.emit_node(node, "Cast", [x], {"to": like.dtype})
+
+
 @converter("Constant")
 def _constant(imp: Importer, node, opset: int) -> None:
     from onnx import numpy_helper
@@ -660,7 +674,17 @@ def _unsqueeze(imp: Importer, node, opset: int) -> None:
     imp.emit_node(node, "Unsqueeze", [x], {"axes": sorted(normalize_axis(ax, rank, "Unsqueeze") for ax in axes)})
 
 
-@converter("ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin")
+@converter("LayerNormalization")
+def _layer_norm(imp: Importer, node, opset: int) -> None:
+    a = attrs_of(node)
+    a.pop("stash_type", None)  # cnncc computes the statistics in float64 anyway
+    imp.emit_node(node, "LayerNormalization", _inputs(imp, node), a)
+
+
+@converter(
+    "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd",
+    "ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp",
+)
 def _reduce(imp: Importer, node, opset: int) -> None:
     x = imp.value(node.input[0])
     since = 13 if node.op_type == "ReduceSum" else 18
@@ -741,7 +765,7 @@ def _pad(imp: Importer, node, opset: int) -> None:
             for k, ax in enumerate(axes):
                 full[ax], full[r + ax] = pads[k], pads[len(axes) + k]
             pads = full
-    if mode not in ("constant", "reflect", "edge"):
+    if mode not in ("constant", "reflect", "edge", "wrap"):
         raise UnsupportedOpError(f"node {imp.node_name}: Pad mode {mode!r} is not supported")
     imp.emit_node(node, "Pad", [x], {"pads": pads, "mode": mode, "value": value})
 

@@ -49,9 +49,26 @@ UNARY = {
     "Floor": ({}, lambda a, x: np.floor(x)),
     "Ceil": ({}, lambda a, x: np.ceil(x)),
     "Erf": ({}, lambda a, x: _erf(x)),
+    "Mish": ({}, lambda a, x: (x * np.tanh(np.logaddexp(F32(0), x))).astype(F32)),
+    "Softsign": ({}, lambda a, x: (x / (F32(1) + np.abs(x))).astype(F32)),
+    "Celu": (
+        {"alpha": 1.0},
+        lambda a, x: (np.maximum(x, F32(0)) + np.minimum(F32(0), F32(a.alpha) * np.expm1(x / F32(a.alpha)))).astype(F32),
+    ),
+    "ThresholdedRelu": ({"alpha": 1.0}, lambda a, x: np.where(x > F32(a.alpha), x, F32(0)).astype(F32)),
+    "Gelu": ({"approximate": "none"}, lambda a, x: _gelu(x, a.approximate)),
+    "Round": ({}, lambda a, x: np.round(x)),  # half to even, as ONNX asks
+    "Sign": ({}, lambda a, x: np.sign(x)),
 }
 
-INT_OK = {"Relu", "Abs", "Neg"}
+INT_OK = {"Relu", "Abs", "Neg", "Sign"}
+
+
+def _gelu(x, approximate: str):
+    x64 = x.astype(np.float64)
+    if approximate == "tanh":
+        return (0.5 * x64 * (1 + np.tanh(np.sqrt(2 / np.pi) * (x64 + 0.044715 * x64**3)))).astype(F32)
+    return (0.5 * x64 * (1 + _erf(x64 / np.sqrt(2)))).astype(F32)
 
 
 def _erf(x):
@@ -160,3 +177,56 @@ def _declare_variadic(name, fn):
 
 for _name, _fn in VARIADIC.items():
     _declare_variadic(_name, _fn)
+
+
+# -- comparisons, logic and selection ------------------------------------------------------
+def _compare_types(types, attrs):
+    (t,) = _broadcast_types(types, attrs)
+    return [TensorType(t.shape, "bool")]
+
+
+def _logical_types(types, attrs):
+    if any(t.dtype != "bool" for t in types):
+        raise ShapeError(f"expects bool operands, got {', '.join(t.dtype for t in types)}")
+    return [TensorType(broadcast_shapes(*(t.shape for t in types)), "bool")]
+
+
+COMPARISONS = {
+    "Equal": np.equal,
+    "Greater": np.greater,
+    "Less": np.less,
+    "GreaterOrEqual": np.greater_equal,
+    "LessOrEqual": np.less_equal,
+}
+LOGICAL = {"And": np.logical_and, "Or": np.logical_or, "Xor": np.logical_xor}
+
+
+def _declare_predicate(name, fn, infer):
+    @defop(name, infer, inputs=2)
+    def ref(a, x, y, _fn=fn):
+        return np.asarray(_fn(x, y), dtype=bool)
+
+
+for _name, _fn in COMPARISONS.items():
+    _declare_predicate(_name, _fn, _compare_types)
+for _name, _fn in LOGICAL.items():
+    _declare_predicate(_name, _fn, _logical_types)
+
+
+@defop("Not", lambda types, a: _logical_types(types, a))
+def not_(a, x):
+    return np.logical_not(x)
+
+
+def _where_types(types, attrs):
+    cond, x, y = types
+    if cond.dtype != "bool":
+        raise ShapeError(f"Where: condition must be bool, got {cond.dtype}")
+    if x.dtype != y.dtype:
+        raise ShapeError(f"Where: branches differ in dtype ({x.dtype} and {y.dtype})")
+    return [TensorType(broadcast_shapes(cond.shape, x.shape, y.shape), x.dtype)]
+
+
+@defop("Where", _where_types, inputs=3)
+def where(a, cond, x, y):
+    return np.where(cond, x, y).astype(x.dtype)

@@ -16,7 +16,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from cnncc.errors import ShapeError
 from cnncc.ir import TensorType
 from cnncc.ops.registry import REQUIRED, defop
-from cnncc.ops.shapes import normalize_axis, pooled_size, same_as_first
+from cnncc.ops.shapes import broadcast_shapes, normalize_axis, pooled_size, same_as_first
 
 F32 = np.float32
 
@@ -281,6 +281,39 @@ def instance_norm(a, x, scale, bias):
     var = x64.var(axis=axes, keepdims=True)
     y = (x64 - mean) / np.sqrt(var + a.epsilon) * _per_channel(scale, x.ndim) + _per_channel(bias, x.ndim)
     return y.astype(x.dtype)
+
+
+def _layer_norm_types(types, a):
+    x = types[0]
+    axis = normalize_axis(a.axis, x.rank, "LayerNormalization")
+    for t in types[1:]:
+        try:
+            ok = broadcast_shapes(t.shape, x.shape[axis:]) == tuple(x.shape[axis:])
+        except ShapeError:
+            ok = False
+        if not ok:
+            raise ShapeError(f"LayerNormalization: {t} does not broadcast to the normalized shape {list(x.shape[axis:])}")
+    stats = TensorType([d if i < axis else 1 for i, d in enumerate(x.shape)], x.dtype)
+    return [x, stats, stats]
+
+
+@defop(
+    "LayerNormalization",
+    _layer_norm_types,
+    attrs={"axis": -1, "epsilon": 1e-5},
+    inputs=(2, 3),
+    outputs=(1, 3),
+)
+def layer_norm(a, x, scale, bias=None):
+    """Normalizes over the axes from ``axis`` on; also returns the mean and 1/stddev."""
+    axes = tuple(range(a.axis % x.ndim, x.ndim))
+    x64 = x.astype(np.float64)
+    mean = x64.mean(axis=axes, keepdims=True)
+    inv_std = 1.0 / np.sqrt(((x64 - mean) ** 2).mean(axis=axes, keepdims=True) + a.epsilon)
+    y = (x64 - mean) * inv_std * scale
+    if bias is not None:
+        y = y + bias
+    return y.astype(x.dtype), mean.astype(x.dtype), inv_std.astype(x.dtype)
 
 
 def _softmax_types(op):

@@ -194,7 +194,7 @@ def tile(a, x):
 
 
 # -- padding and resizing ------------------------------------------------------------------
-PAD_MODES = ("constant", "reflect", "edge")
+PAD_MODES = ("constant", "reflect", "edge", "wrap")
 
 
 def _pad_types(types, a):
@@ -407,6 +407,12 @@ def _reduce_types(op):
 REDUCTIONS = {
     "ReduceMean": lambda x, axes, keep: x.mean(axis=axes, keepdims=keep, dtype=np.float64),
     "ReduceSum": lambda x, axes, keep: x.sum(axis=axes, keepdims=keep, dtype=np.float64),
+    "ReduceProd": lambda x, axes, keep: x.prod(axis=axes, keepdims=keep, dtype=np.float64),
+    "ReduceL1": lambda x, axes, keep: np.abs(x).sum(axis=axes, keepdims=keep, dtype=np.float64),
+    "ReduceL2": lambda x, axes, keep: np.sqrt(np.square(x, dtype=np.float64).sum(axis=axes, keepdims=keep)),
+    "ReduceSumSquare": lambda x, axes, keep: np.square(x, dtype=np.float64).sum(axis=axes, keepdims=keep),
+    "ReduceLogSum": lambda x, axes, keep: np.log(x.sum(axis=axes, keepdims=keep, dtype=np.float64)),
+    "ReduceLogSumExp": lambda x, axes, keep: _log_sum_exp(x.astype(np.float64), axes, keep),
     "ReduceMax": lambda x, axes, keep: x.max(axis=axes, keepdims=keep, initial=_extreme(x.dtype, low=True)),
     "ReduceMin": lambda x, axes, keep: x.min(axis=axes, keepdims=keep, initial=_extreme(x.dtype, low=False)),
 }
@@ -432,3 +438,80 @@ def _declare_reduction(name, fn):
 
 for _name, _fn in REDUCTIONS.items():
     _declare_reduction(_name, _fn)
+
+
+def _log_sum_exp(x, axes, keep):
+    if x.size == 0:
+        return np.log(np.exp(x).sum(axis=axes, keepdims=keep))
+    m = x.max(axis=axes, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    out = np.log(np.exp(x - m).sum(axis=axes, keepdims=True)) + m
+    return out if keep else np.squeeze(out, axis=axes)
+
+
+def _arg_types(types, a):
+    x = types[0]
+    axis = normalize_axis(a.axis, x.rank, "ArgMax/ArgMin")
+    shape = [1 if i == axis else d for i, d in enumerate(x.shape)] if a.keepdims else [d for i, d in enumerate(x.shape) if i != axis]
+    return [TensorType(shape, "int64")]
+
+
+def _declare_arg(name, fn):
+    @defop(name, _arg_types, attrs={"axis": 0, "keepdims": 1, "select_last_index": 0})
+    def ref(a, x, _fn=fn):
+        axis = a.axis % x.ndim
+        if a.select_last_index:
+            flipped = np.flip(x, axis=axis)
+            idx = x.shape[axis] - 1 - _fn(flipped, axis=axis)
+        else:
+            idx = _fn(x, axis=axis)
+        idx = idx.astype(np.int64)
+        return np.expand_dims(idx, axis) if a.keepdims else idx
+
+
+_declare_arg("ArgMax", np.argmax)
+_declare_arg("ArgMin", np.argmin)
+
+
+# -- moving channels to and from space -----------------------------------------------------
+def _depth_to_space_types(types, a):
+    x = types[0]
+    b = a.blocksize
+    if x.rank != 4 or x.shape[1] % (b * b):
+        raise ShapeError(f"DepthToSpace: {x} is not NCHW with channels divisible by blocksize^2 = {b * b}")
+    if a.mode not in ("DCR", "CRD"):
+        raise ShapeError(f"DepthToSpace: mode {a.mode!r} is not DCR or CRD")
+    n, c, h, w = x.shape
+    return [TensorType((n, c // (b * b), h * b, w * b), x.dtype)]
+
+
+@defop("DepthToSpace", _depth_to_space_types, attrs={"blocksize": REQUIRED, "mode": "DCR"})
+def depth_to_space(a, x):
+    n, c, h, w = x.shape
+    b = a.blocksize
+    if a.mode == "DCR":
+        y = x.reshape(n, b, b, c // (b * b), h, w).transpose(0, 3, 4, 1, 5, 2)
+    else:
+        y = x.reshape(n, c // (b * b), b, b, h, w).transpose(0, 1, 4, 2, 5, 3)
+    return np.ascontiguousarray(y.reshape(n, c // (b * b), h * b, w * b))
+
+
+def _space_to_depth_types(types, a):
+    x = types[0]
+    b = a.blocksize
+    if x.rank != 4 or x.shape[2] % b or x.shape[3] % b:
+        raise ShapeError(f"SpaceToDepth: {x} is not NCHW with H and W divisible by blocksize {b}")
+    if a.mode not in ("DCR", "CRD"):
+        raise ShapeError(f"SpaceToDepth: mode {a.mode!r} is not DCR or CRD")
+    n, c, h, w = x.shape
+    return [TensorType((n, c * b * b, h // b, w // b), x.dtype)]
+
+
+@defop("SpaceToDepth", _space_to_depth_types, attrs={"blocksize": REQUIRED, "mode": "DCR"})
+def space_to_depth(a, x):
+    """``mode`` (opset 25): DCR puts the block offsets before the channels, CRD after."""
+    n, c, h, w = x.shape
+    b = a.blocksize
+    perm = (0, 3, 5, 1, 2, 4) if a.mode == "DCR" else (0, 1, 3, 5, 2, 4)
+    y = x.reshape(n, c, h // b, b, w // b, b).transpose(perm)
+    return np.ascontiguousarray(y.reshape(n, c * b * b, h // b, w // b))
