@@ -60,7 +60,50 @@ def _neg(em, x, a):
     return em.b.fneg(x) if is_float(x.type) else em.b.neg(x)
 
 
+def _softsign(em, x, a):
+    b = em.b
+    return b.fdiv(x, b.fadd(em.fconst(1.0), em.intrinsic("fabs", [x])))
+
+
+def _mish(em, x, a):
+    return em.b.fmul(x, em.libm("tanhf", [_softplus(em, x, a)]))
+
+
+def _celu(em, x, a):
+    b = em.b
+    neg = b.fmul(em.fconst(a.alpha), _expm1(em, b.fdiv(x, em.fconst(a.alpha))))
+    return b.fadd(em.fmax(x, em.fconst(0.0)), em.fmin(em.fconst(0.0), neg))
+
+
+def _gelu(em, x, a):
+    b = em.b
+    if a.approximate == "tanh":
+        x3 = b.fmul(b.fmul(x, x), x)
+        inner = b.fmul(em.fconst(0.7978845608028654), b.fadd(x, b.fmul(em.fconst(0.044715), x3)))
+        return b.fmul(b.fmul(em.fconst(0.5), x), b.fadd(em.fconst(1.0), em.libm("tanhf", [inner])))
+    erf = em.libm("erff", [b.fmul(x, em.fconst(0.7071067811865476))])
+    return b.fmul(b.fmul(em.fconst(0.5), x), b.fadd(em.fconst(1.0), erf))
+
+
+def _sign(em, x, a):
+    b = em.b
+    if is_float(x.type):
+        pos = b.uitofp(b.fcmp_ordered(">", x, _fz(x)), x.type)
+        neg = b.uitofp(b.fcmp_ordered("<", x, _fz(x)), x.type)
+        return b.select(b.fcmp_unordered("uno", x, x), x, b.fsub(pos, neg))
+    pos = b.zext(b.icmp_signed(">", x, _fz(x)), x.type)
+    neg = b.zext(b.icmp_signed("<", x, _fz(x)), x.type)
+    return b.sub(pos, neg)
+
+
 UNARY = {
+    "Softsign": _softsign,
+    "Mish": _mish,
+    "Celu": _celu,
+    "ThresholdedRelu": lambda em, x, a: em.b.select(em.b.fcmp_ordered(">", x, em.fconst(a.alpha)), x, em.fconst(0.0)),
+    "Gelu": _gelu,
+    "Round": lambda em, x, a: em.intrinsic("roundeven", [x]),
+    "Sign": _sign,
     "Relu": _relu,
     "LeakyRelu": lambda em, x, a: em.b.select(_lt0(em, x), em.b.fmul(x, em.fconst(a.alpha)), x),
     "Elu": lambda em, x, a: _elu(em, x, a.alpha),
@@ -94,7 +137,8 @@ def _same_shape_map(k, fn, n_inputs=1, work=1):
 
 def _lower_unary(k, node):
     f = UNARY[node.op]
-    work = 8 if node.op in ("Sigmoid", "Tanh", "Elu", "Selu", "Softplus", "Exp", "Log", "Erf") else 1
+    work = 8 if node.op in ("Sigmoid", "Tanh", "Elu", "Selu", "Softplus", "Exp", "Log", "Erf", "Mish", "Celu",
+                            "Gelu") else 1
     _same_shape_map(k, lambda em, v: f(em, v[0], node.attrs), work=work)
 
 
@@ -171,3 +215,42 @@ def _lower_nary(k, node):
                 acc = em.cast(em.b.fdiv(em.cast(acc, F32), em.fconst(float(n))), acc.type)
         return acc
     _same_shape_map(k, body, n_inputs=n, work=8 if op == "Pow" else 1)
+
+
+_FCMP = {"Equal": "==", "Greater": ">", "Less": "<", "GreaterOrEqual": ">=", "LessOrEqual": "<="}
+
+
+@register(*_FCMP)
+def _compare(k, node):
+    pred = _FCMP[node.op]
+
+    def body(em, v):
+        x, y = v
+        b = em.b
+        if is_float(x.type):
+            c = b.fcmp_ordered(pred, x, y)
+        elif x.type == ir.IntType(8):
+            c = b.icmp_unsigned(pred, x, y)
+        else:
+            c = b.icmp_signed(pred, x, y)
+        return b.zext(c, ir.IntType(8))
+    _same_shape_map(k, body, n_inputs=2)
+
+
+@register("And", "Or", "Xor")
+def _logical(k, node):
+    op = {"And": "and_", "Or": "or_", "Xor": "xor"}[node.op]
+    _same_shape_map(k, lambda em, v: getattr(em.b, op)(v[0], v[1]), n_inputs=2)
+
+
+@register("Not")
+def _not(k, node):
+    _same_shape_map(k, lambda em, v: em.b.xor(v[0], ir.Constant(ir.IntType(8), 1)))
+
+
+@register("Where")
+def _where(k, node):
+    def body(em, v):
+        c, x, y = v
+        return em.b.select(em.b.icmp_unsigned("!=", c, ir.Constant(c.type, 0)), x, y)
+    _same_shape_map(k, body, n_inputs=3)

@@ -107,6 +107,26 @@ def _tile(k, node):
     emit_map(k, space, Access(k.out(), k.out_type(), o_str), [Access(k.inp(0), k.in_type(0), i_str)], _identity)
 
 
+@register("DepthToSpace", "SpaceToDepth")
+def _depth_space(k, node):
+    """A reshape + transpose (as in the reference) read through strides."""
+    n, c, h, w = k.in_shape(0)
+    bs = node.attrs.blocksize
+    if node.op == "DepthToSpace":
+        if node.attrs.mode == "DCR":
+            view, perm = (n, bs, bs, c // (bs * bs), h, w), (0, 3, 4, 1, 5, 2)
+        else:
+            view, perm = (n, c // (bs * bs), bs, bs, h, w), (0, 1, 4, 2, 5, 3)
+    else:
+        view = (n, c, h // bs, bs, w // bs, bs)
+        perm = (0, 3, 5, 1, 2, 4) if node.attrs.mode == "DCR" else (0, 1, 3, 5, 2, 4)
+    vst = contiguous_strides(view)
+    space = [view[p] for p in perm]
+    et = k.in_type(0)
+    emit_map(k, space, Access(k.out(), et, contiguous_strides(space)),
+             [Access(k.inp(0), et, [vst[p] for p in perm])], _identity)
+
+
 @register("Pad")
 def _pad(k, node):
     a = node.attrs

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from llvmlite import ir
 
 from ..emit import F32, FAST, REASSOC, is_float
 from ..lowering import register
@@ -148,8 +149,9 @@ def _softmax(k, node):
 
 # -- reductions ----------------------------------------------------------------------------------
 def reduce(k, in_shape, axes, kind: str, x=None, y=None, et=None):
-    """out[kept index] = reduction over ``axes`` of the input; kind: sum, mean, max, min.
-    ``x``/``y``/``et`` default to the node's input 0, output 0 and input dtype."""
+    """out[kept index] = reduction over ``axes`` of the input. kind: sum, mean, max, min,
+    prod, l1, l2, sumsquare, logsum, logsumexp. ``x``/``y``/``et`` default to the node's
+    input 0, output 0 and input dtype."""
     em = k.em
     b = em.b
     et = et or k.in_type(0)
@@ -162,39 +164,71 @@ def reduce(k, in_shape, axes, kind: str, x=None, y=None, et=None):
     R = math.prod(rshape)
     x = x if x is not None else k.inp(0)
     y = y if y is not None else k.out()
-    if kind in ("max", "min"):
-        init = (-np.inf if kind == "max" else np.inf) if fl else (
-            -(2 ** (et.width - 1)) if kind == "max" else 2 ** (et.width - 1) - 1)
-    else:
-        init = 0
-    with k.parallel_loop(math.prod(kshape), R) as t:
-        kidx = em.unravel(t, kshape)
-        base = em.lin(zip(kidx, [ist[d] for d in kept]))
+
+    def add(a, v):
+        return b.fadd(a, v, flags=REASSOC) if fl else b.add(a, v)
+
+    def mul(a, v):
+        return b.fmul(a, v, flags=REASSOC) if fl else b.mul(a, v)
+
+    def vmax(a, v):
+        return em.fmax(a, v) if fl else b.select(b.icmp_signed(">", v, a), v, a)
+
+    def vmin(a, v):
+        return em.fmin(a, v) if fl else b.select(b.icmp_signed("<", v, a), v, a)
+
+    def absval(v):
+        return em.intrinsic("fabs", [v]) if fl else b.select(b.icmp_signed("<", v, em.const(et, 0)), b.neg(v), v)
+
+    big = (np.inf if fl else 2 ** (et.width - 1) - 1)
+    small = (-np.inf if fl else -(2 ** (et.width - 1)))
+    # kind -> (initial value, combine(acc, x))
+    folds = {
+        "sum": (0, add), "mean": (0, add), "logsum": (0, add),
+        "max": (small, vmax), "min": (big, vmin),
+        "prod": (1, mul),
+        "l1": (0, lambda a, v: add(a, absval(v))),
+        "l2": (0, lambda a, v: add(a, mul(v, v))),
+        "sumsquare": (0, lambda a, v: add(a, mul(v, v))),
+    }
+
+    def fold(base, init, combine):
         acc = em.local(et)
         b.store(em.const(et, init), acc)
 
         def nest(level, off):
             if level == len(axes):
-                v = em.load(x, off, et)
-                cur = b.load(acc, typ=et)
-                if kind in ("sum", "mean"):
-                    nv = b.fadd(cur, v, flags=REASSOC) if fl else b.add(cur, v)
-                elif kind == "max":
-                    nv = em.fmax(cur, v) if fl else b.select(b.icmp_signed(">", v, cur), v, cur)
-                else:
-                    nv = em.fmin(cur, v) if fl else b.select(b.icmp_signed("<", v, cur), v, cur)
-                b.store(nv, acc)
+                b.store(combine(b.load(acc, typ=et), em.load(x, off, et)), acc)
                 return
             with em.loop(0, rshape[level], name="r") as r:
                 nest(level + 1, em.add(off, em.mul(r, ist[axes[level]])))
         nest(0, base)
-        res = b.load(acc, typ=et)
-        if kind == "mean":
-            res = b.fmul(res, em.fconst(1.0 / max(R, 1))) if fl else b.sdiv(res, em.const(et, max(R, 1)))
+        return b.load(acc, typ=et)
+
+    with k.parallel_loop(math.prod(kshape), R * (2 if kind == "logsumexp" else 1)) as t:
+        kidx = em.unravel(t, kshape)
+        base = em.lin(zip(kidx, [ist[d] for d in kept]))
+        if kind == "logsumexp":
+            m = fold(base, -np.inf, vmax)
+            m = b.select(b.fcmp_ordered("==", em.intrinsic("fabs", [m]), em.fconst(np.inf)), em.fconst(0.0), m)
+            s = fold(base, 0, lambda a, v: add(a, em.exp(b.fsub(v, m))))
+            res = b.fadd(em.log(s), m)
+        else:
+            init, combine = folds[kind]
+            res = fold(base, init, combine)
+            if kind == "mean":
+                res = b.fmul(res, em.fconst(1.0 / max(R, 1))) if fl else b.sdiv(res, em.const(et, max(R, 1)))
+            elif kind == "l2":
+                res = em.intrinsic("sqrt", [res]) if fl else em.cast(
+                    em.intrinsic("sqrt", [em.cast(res, ir.DoubleType())], ir.DoubleType()), et)
+            elif kind == "logsum":
+                res = em.log(res)
         em.store(res, y, t, et)
 
 
-_REDUCE_KIND = {"ReduceMean": "mean", "ReduceSum": "sum", "ReduceMax": "max", "ReduceMin": "min"}
+_REDUCE_KIND = {"ReduceMean": "mean", "ReduceSum": "sum", "ReduceMax": "max", "ReduceMin": "min",
+                "ReduceProd": "prod", "ReduceL1": "l1", "ReduceL2": "l2", "ReduceSumSquare": "sumsquare",
+                "ReduceLogSum": "logsum", "ReduceLogSumExp": "logsumexp"}
 
 
 @register(*_REDUCE_KIND)
@@ -206,6 +240,74 @@ def _reduce(k, node):
 def _global_pool(k, node):
     shape = k.in_shape(0)
     reduce(k, shape, range(2, len(shape)), "mean" if node.op == "GlobalAveragePool" else "max")
+
+
+@register("ArgMax", "ArgMin")
+def _arg(k, node):
+    """Index of the first (or, with select_last_index, last) extreme along one axis."""
+    em = k.em
+    b = em.b
+    shape = k.in_shape(0)
+    axis = node.attrs.axis % len(shape)
+    O, D, I = math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1:])
+    et = k.in_type(0)
+    fl = is_float(et)
+    pred = (">" if node.op == "ArgMax" else "<") + ("=" if node.attrs.select_last_index else "")
+    x, y = k.inp(0), k.out()
+    with k.parallel_loop(O * I, D) as t:
+        o, i = em.unravel(t, [O, I])
+        base = em.add(em.mul(o, D * I), i)
+        best, pos = em.local(et), em.local(ir.IntType(64))
+        b.store(em.load(x, base, et), best)
+        b.store(em.i64(0), pos)
+        with em.loop(1, D, name="d") as d:
+            v = em.load(x, em.add(base, em.mul(d, I)), et)
+            cur = b.load(best, typ=et)
+            better = b.fcmp_ordered(pred, v, cur) if fl else b.icmp_signed(pred, v, cur)
+            b.store(b.select(better, v, cur), best)
+            b.store(b.select(better, em.i64(d), b.load(pos, typ=ir.IntType(64))), pos)
+        em.store(b.load(pos, typ=ir.IntType(64)), y, t, ir.IntType(64))
+
+
+@register("LayerNormalization")
+def _layer_norm(k, node):
+    """y = (x - mean) / sqrt(var + eps) * scale + bias over the axes from ``axis`` on; the
+    optional outputs get the mean and 1/stddev."""
+    em = k.em
+    b = em.b
+    shape = k.in_shape(0)
+    axis = node.attrs.axis % len(shape)
+    O, D = math.prod(shape[:axis]), math.prod(shape[axis:])
+    norm_shape = shape[axis:]
+    x, y = k.inp(0), k.out(0)
+    params = []
+    for i in range(1, len(node.inputs)):
+        st = broadcast_strides(k.in_shape(i), norm_shape)
+        params.append((k.inp(i), st, list(k.in_shape(i)) == list(norm_shape)))
+    eps = node.attrs.epsilon
+    with k.parallel_loop(O, 4 * D) as t:
+        base = em.mul(t, D)
+        mean = b.fmul(_sum(em, x, base, D, 1), em.fconst(1.0 / D))
+        var = b.fmul(_sum(em, x, base, D, 1, lambda v: (lambda d: b.fmul(d, d))(b.fsub(v, mean))),
+                     em.fconst(1.0 / D))
+        inv = b.fdiv(em.fconst(1.0), em.intrinsic("sqrt", [b.fadd(var, em.fconst(eps))]))
+        with em.loop(0, D, name="d") as d:
+            v = b.fmul(b.fsub(em.load(x, em.add(base, d), F32), mean), inv)
+            idx = None
+            for j, (p, st, full) in enumerate(params):
+                if full:
+                    off = d
+                else:
+                    if idx is None:
+                        idx = em.unravel(d, norm_shape)
+                    off = em.lin(zip(idx, st))
+                pv = em.load(p, off, F32)
+                v = b.fmul(v, pv) if j == 0 else b.fadd(v, pv)
+            em.store(v, y, em.add(base, d), F32)
+        if len(node.outputs) > 1:
+            em.store(mean, k.out(1), t, F32)
+        if len(node.outputs) > 2:
+            em.store(inv, k.out(2), t, F32)
 
 
 __all__ = ["reduce", "broadcast_strides"]

@@ -6,7 +6,8 @@ import pytest
 from llvm_helpers import check_op, rand
 
 UNARY = ["Relu", "LeakyRelu", "Elu", "Selu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Softplus",
-         "Exp", "Abs", "Neg", "Floor", "Ceil", "Erf"]
+         "Exp", "Abs", "Neg", "Floor", "Ceil", "Erf", "Mish", "Softsign", "Celu", "ThresholdedRelu", "Gelu",
+         "Round", "Sign"]
 SHAPES = [(2, 3, 5, 7), (17,), (1, 33, 1, 65)]
 
 
@@ -21,6 +22,10 @@ def test_unary_with_attrs():
     check_op("LeakyRelu", [x], {"alpha": 0.3})
     check_op("Elu", [x], {"alpha": 0.5})
     check_op("HardSigmoid", [x], {"alpha": 0.3, "beta": 0.4})
+    check_op("Celu", [x], {"alpha": 0.6})
+    check_op("ThresholdedRelu", [x], {"alpha": 0.5})
+    check_op("Gelu", [x], {"approximate": "tanh"})
+    check_op("Round", [np.array([0.5, 1.5, 2.5, -0.5, -1.5, 2.4999], np.float32)])
 
 
 @pytest.mark.parametrize("op,fix", [("Sqrt", np.abs), ("Log", lambda x: np.abs(x) + 0.1),
@@ -29,7 +34,7 @@ def test_unary_positive(op, fix):
     check_op(op, [fix(rand(4, 9))])
 
 
-@pytest.mark.parametrize("op", ["Relu", "Abs", "Neg"])
+@pytest.mark.parametrize("op", ["Relu", "Abs", "Neg", "Sign"])
 def test_unary_int(op):
     check_op(op, [np.array([[-3, 4, 0], [7, -9, 2]], np.int64)])
 
@@ -68,3 +73,26 @@ def test_variadic(op):
 def test_cast(src, to):
     x = (rand(3, 5) * 10).astype(src)
     check_op("Cast", [x], {"to": to})
+
+
+@pytest.mark.parametrize("op", ["Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual"])
+@pytest.mark.parametrize("dtype", ["float32", "int64", "bool"])
+def test_compare(op, dtype):
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 3, size=(2, 3, 4)).astype(dtype)
+    b = rng.integers(0, 3, size=(3, 1)).astype(dtype)
+    check_op(op, [a, b])
+
+
+@pytest.mark.parametrize("op", ["And", "Or", "Xor"])
+def test_logical(op):
+    rng = np.random.default_rng(2)
+    check_op(op, [rng.random((3, 4)) > 0.5, rng.random((4,)) > 0.5])
+
+
+def test_not_and_where():
+    rng = np.random.default_rng(3)
+    cond = rng.random((2, 1, 5)) > 0.5
+    check_op("Not", [cond])
+    check_op("Where", [cond, rand(3, 5), rand(2, 3, 1, seed=4)])
+    check_op("Where", [cond, np.arange(5, dtype=np.int64), np.array(-1, np.int64)])

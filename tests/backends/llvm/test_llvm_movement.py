@@ -92,3 +92,10 @@ def test_dropout_with_mask():
 ])
 def test_compile_time_values(op, inputs, attrs):
     check_op(op, inputs, attrs)
+
+
+@pytest.mark.parametrize("op", ["DepthToSpace", "SpaceToDepth"])
+@pytest.mark.parametrize("mode", ["DCR", "CRD"])
+def test_depth_space(op, mode):
+    x = rand(2, 8, 4, 6) if op == "DepthToSpace" else rand(2, 3, 4, 6)
+    check_op(op, [x], {"blocksize": 2, "mode": mode})

@@ -29,10 +29,33 @@ def test_softmax(op, shape, axis):
     check_op(op, [rand(*shape) * 5], {"axis": axis})
 
 
-@pytest.mark.parametrize("op", ["ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin"])
+@pytest.mark.parametrize("op", ["ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1",
+                                "ReduceL2", "ReduceSumSquare", "ReduceLogSumExp"])
 @pytest.mark.parametrize("axes,keep", [((1, 3), 1), ((0,), 0), ((0, 1, 2, 3), 0), ((2,), 1)])
 def test_reduce(op, axes, keep):
-    check_op(op, [rand(2, 7, 5, 4)], {"axes": axes, "keepdims": keep})
+    x = rand(2, 7, 5, 4) * 1.5 if op != "ReduceProd" else rand(2, 7, 5, 4, lo=0.8, hi=1.2)
+    check_op(op, [x], {"axes": axes, "keepdims": keep})
+
+
+def test_reduce_log_sum():
+    check_op("ReduceLogSum", [rand(3, 6, 5, lo=0.1, hi=2.0)], {"axes": (1,)})
+
+
+@pytest.mark.parametrize("op", ["ArgMax", "ArgMin"])
+@pytest.mark.parametrize("axis,keep,last", [(1, 1, 0), (-1, 0, 1), (0, 1, 1)])
+def test_arg(op, axis, keep, last):
+    x = np.round(rand(3, 6, 5) * 2)  # ties, so first/last index matters
+    check_op(op, [x], {"axis": axis, "keepdims": keep, "select_last_index": last})
+
+
+@pytest.mark.parametrize("x_shape,axis,p_shape,bias", [((2, 3, 8), -1, (8,), True), ((2, 3, 4, 5), 1, (3, 4, 5), True),
+                                                      ((4, 6, 5), 1, (1, 5), False)])
+def test_layer_norm(x_shape, axis, p_shape, bias):
+    from llvm_helpers import check, op_graph
+
+    inputs = [rand(*x_shape), rand(*p_shape, seed=1)] + ([rand(*p_shape, seed=2)] if bias else [])
+    g, feeds = op_graph("LayerNormalization", inputs, {"axis": axis})
+    check(g, feeds)
 
 
 def test_reduce_int():
