@@ -30,7 +30,7 @@ def cnns(draw):
     x = b.input(1, c0, size, size + draw(st.integers(0, 2)))
     y, outs = x, []
     seen = [x]
-    for _ in range(draw(st.integers(1, 5))):
+    for _ in range(draw(st.integers(1, 8))):
         kind = draw(st.sampled_from(["conv", "conv", "conv", "bn", "act", "pool", "residual", "pad", "scale", "dropout", "concat", "identity"]))
         if kind == "conv":
             group = draw(st.sampled_from([1, y.shape[1]])) if y.shape[1] > 1 else 1
@@ -77,7 +77,7 @@ def cnns(draw):
     return b.graph(*dict.fromkeys(outs))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=int(__import__("os").environ.get("CNNCC_HYPOTHESIS_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cnns())
 def test_o2_matches_o0(graph):
     out = optimize(graph, 2)
