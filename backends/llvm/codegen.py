@@ -151,6 +151,9 @@ def generate(graph: Graph, target: TargetInfo, params: dict | None = None) -> Ge
 
 def _thunk(mod: ir.Module, fn: ir.Function, nargs: int) -> ir.Function:
     """void fn.omp(ptr args): unpack the argument array and call fn (GOMP_parallel's callback)."""
+    existing = mod.globals.get(fn.name + "_omp")
+    if existing is not None:
+        return existing
     th = ir.Function(mod, ir.FunctionType(VOID, [PTR]), fn.name + "_omp")
     th.linkage = "internal"
     b = ir.IRBuilder(th.append_basic_block("entry"))

@@ -265,3 +265,19 @@ def test_onnx_model_through_cnncc_compile(tmp_path):
     m.export(tmp_path / "out")
     np.testing.assert_allclose(cnncc.load(tmp_path / "out")(x), want, rtol=RTOL, atol=ATOL)
     del onnx
+
+
+def test_equal_nodes_share_one_parallel_kernel(monkeypatch):
+    b = Builder()
+    x = Value("x", TensorType((1, 16, 40, 40)))
+    conv = dict(kernel_shape=(3, 3), strides=(1, 1), pads=(1, 1, 1, 1), dilations=(1, 1))
+    h = x
+    for i in range(3):
+        h = b.add("Conv", [h, b.const(rand(16, 16, 3, 3, seed=i) * 0.2)], **conv)
+    g = Graph([x], [h], b.nodes)
+    exe = llvm.build(g)
+    assert len({k.name for k in exe.generated.kernels}) == 1 and exe.generated.kernels[0].parallel
+    feeds = {"x": rand(1, 16, 40, 40)}
+    for threads in ("1", "2"):
+        monkeypatch.setenv("CNNCC_NUM_THREADS", threads)
+        assert_close(exe.run(feeds), interpret(g, feeds))
