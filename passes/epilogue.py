@@ -15,17 +15,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnncc.ir import Graph, Node, Value
-from cnncc.ops.fused import POOL_STEPS
+from cnncc.ops.fused import POOL_STEPS, UNARY_STEPS
 from cnncc.passes.rewrite import Rewrite, Uses, constant, make_node, per_channel
 
 
-def _f(x) -> float:
-    return float(x)
+def _param(x):
+    return None if x is None else float(x)
 
 
-def _clip(n: Node) -> tuple:
-    a = n.attrs
-    return ("clip", None if a.min is None else _f(a.min), None if a.max is None else _f(a.max))
+def _unary(kind: str, names: tuple[str, ...]) -> Callable[[Node], tuple]:
+    return lambda n: (kind, *(_param(n.attrs[a]) for a in names))
 
 
 def _pool(kind: str) -> Callable[[Node], tuple | None]:
@@ -39,20 +38,12 @@ def _pool(kind: str) -> Callable[[Node], tuple | None]:
     return step
 
 
-# consumer op -> the step it becomes (None: not this node); activations and pools take no extra input
+# consumer op -> the step it becomes (None: not this node); activations and pools take no
+# extra input. The unary ones are UNARY_STEPS read backwards (one table for both directions).
 STEP_OF: dict[str, Callable[[Node], tuple | None]] = {
-    "Relu": lambda n: ("relu",),
-    "LeakyRelu": lambda n: ("leaky_relu", _f(n.attrs.alpha)),
-    "Clip": _clip,
-    "Sigmoid": lambda n: ("sigmoid",),
-    "HardSigmoid": lambda n: ("hard_sigmoid", _f(n.attrs.alpha), _f(n.attrs.beta)),
-    "HardSwish": lambda n: ("hard_swish",),
-    "Elu": lambda n: ("elu", _f(n.attrs.alpha)),
-    "Selu": lambda n: ("selu", _f(n.attrs.alpha), _f(n.attrs.gamma)),
-    "Tanh": lambda n: ("tanh",),
+    **{op: _unary(kind, names) for kind, (op, names) in UNARY_STEPS.items()},
     "MaxPool": _pool("max_pool"),
     "AveragePool": _pool("avg_pool"),
-    "GlobalAveragePool": lambda n: ("global_avg_pool",),
 }
 
 

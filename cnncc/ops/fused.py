@@ -81,10 +81,21 @@ STEP_EXTRAS: dict[str, tuple[int, str | None]] = {
     "avg_pool": (0, None),
     "global_avg_pool": (0, None),
 }
-STEP_ARITY = {  # parameters after the kind
-    "leaky_relu": 1, "clip": 2, "hard_sigmoid": 2, "elu": 1, "selu": 2,
-    "max_pool": 4, "avg_pool": 5,
+# the steps that are one unary op-table op: kind -> (op, its attributes in step-parameter order)
+UNARY_STEPS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "relu": ("Relu", ()),
+    "leaky_relu": ("LeakyRelu", ("alpha",)),
+    "clip": ("Clip", ("min", "max")),
+    "sigmoid": ("Sigmoid", ()),
+    "hard_sigmoid": ("HardSigmoid", ("alpha", "beta")),
+    "hard_swish": ("HardSwish", ()),
+    "elu": ("Elu", ("alpha",)),
+    "selu": ("Selu", ("alpha", "gamma")),
+    "tanh": ("Tanh", ()),
+    "global_avg_pool": ("GlobalAveragePool", ()),
 }
+# parameters after the kind, per step kind
+STEP_ARITY = {kind: len(names) for kind, (_, names) in UNARY_STEPS.items()} | {"max_pool": 4, "avg_pool": 5}
 POOL_STEPS = ("max_pool", "avg_pool", "global_avg_pool")
 
 
@@ -117,20 +128,8 @@ def apply_step(step: tuple, y: np.ndarray, extra: np.ndarray | None) -> np.ndarr
         return _op("Mul", [y, _op("Sigmoid", [y])])
     if kind in ("max_pool", "avg_pool"):
         return _op("MaxPool" if kind == "max_pool" else "AveragePool", [y], **_pool_attrs(step, r - 2))
-    simple = {
-        "relu": ("Relu", {}),
-        "sigmoid": ("Sigmoid", {}),
-        "hard_swish": ("HardSwish", {}),
-        "tanh": ("Tanh", {}),
-        "global_avg_pool": ("GlobalAveragePool", {}),
-        "leaky_relu": ("LeakyRelu", {"alpha": step[1:2]}),
-        "elu": ("Elu", {"alpha": step[1:2]}),
-        "clip": ("Clip", {"min": step[1:2], "max": step[2:3]}),
-        "hard_sigmoid": ("HardSigmoid", {"alpha": step[1:2], "beta": step[2:3]}),
-        "selu": ("Selu", {"alpha": step[1:2], "gamma": step[2:3]}),
-    }
-    op, params = simple[kind]
-    return _op(op, [y], **{k: v[0] for k, v in params.items()})
+    op, names = UNARY_STEPS[kind]
+    return _op(op, [y], **dict(zip(names, step[1:])))
 
 
 def split_extras(epilogue: Sequence[tuple], extras: Sequence[Any]) -> list[Any | None]:
