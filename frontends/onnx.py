@@ -776,10 +776,11 @@ def _resize(imp: Importer, node, opset: int) -> None:
     a = attrs_of(node)
     r = x.type.rank
     mode = a.get("mode", "nearest")
-    if mode not in ("nearest", "linear"):
-        raise UnsupportedOpError(f"node {imp.node_name}: Resize mode {mode!r} is not supported (nearest, linear are)")
+    if mode not in ("nearest", "linear", "cubic"):
+        raise UnsupportedOpError(f"node {imp.node_name}: Resize mode {mode!r} is not supported (nearest, linear, cubic are)")
     if a.get("antialias", 0):
         raise UnsupportedOpError(f"node {imp.node_name}: Resize with antialias is not supported")
+    roi = None
     if opset == 10:
         scales = [float(s) for s in imp.const(node, 1, "scales")]
         coord, nearest = "asymmetric", "floor"
@@ -788,14 +789,20 @@ def _resize(imp: Importer, node, opset: int) -> None:
         coord = a.get("coordinate_transformation_mode", "half_pixel")
         nearest = a.get("nearest_mode", "round_prefer_floor")
         if coord == "tf_crop_and_resize":
-            raise UnsupportedOpError(f"node {imp.node_name}: Resize with tf_crop_and_resize is not supported")
+            roi = [float(v) for v in np.asarray(imp.const(node, 1, "roi")).reshape(-1)]
         scales = imp.const(node, 2, "scales")
         sizes = imp.const(node, 3, "sizes")
         scales = None if scales is None or np.asarray(scales).size == 0 else [float(s) for s in scales]
         sizes = None if sizes is None or np.asarray(sizes).size == 0 else [int(s) for s in sizes]
+    roi = roi if coord == "tf_crop_and_resize" else None
     axes = a.get("axes")
     if axes is not None:
         axes = [normalize_axis(ax, r, "Resize") for ax in axes]
+        if roi is not None:
+            full_roi = [0.0] * r + [1.0] * r
+            for k, ax in enumerate(axes):
+                full_roi[ax], full_roi[r + ax] = roi[k], roi[len(axes) + k]
+            roi = full_roi
         full_scales, full_sizes = [1.0] * r, list(x.shape)
         for k, ax in enumerate(axes):
             if scales is not None:
@@ -818,14 +825,25 @@ def _resize(imp: Importer, node, opset: int) -> None:
         else:
             scales = [sizes[i] / x.shape[i] for i in range(r)]
     elif scales is not None:
-        sizes = [int(math.floor(x.shape[i] * scales[i])) for i in range(r)]
+        extent = [1.0] * r if roi is None else [roi[r + i] - roi[i] for i in range(r)]
+        sizes = [int(math.floor(x.shape[i] * extent[i] * scales[i])) for i in range(r)]
     else:
         raise ShapeError(f"node {imp.node_name}: Resize needs scales or sizes")
     imp.emit_node(
         node,
         "Resize",
         [x],
-        {"mode": mode, "coordinate_transformation_mode": coord, "nearest_mode": nearest, "sizes": sizes, "scales": scales},
+        {
+            "mode": mode,
+            "coordinate_transformation_mode": coord,
+            "nearest_mode": nearest,
+            "sizes": sizes,
+            "scales": scales,
+            "cubic_coeff_a": float(a.get("cubic_coeff_a", -0.75)),
+            "exclude_outside": int(a.get("exclude_outside", 0)),
+            "roi": roi,
+            "extrapolation_value": float(a.get("extrapolation_value", 0.0)),
+        },
     )
 
 

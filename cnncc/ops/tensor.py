@@ -220,7 +220,7 @@ def pad(a, x):
     return np.pad(x, widths, mode=a.mode)
 
 
-RESIZE_MODES = ("nearest", "linear")
+RESIZE_MODES = ("nearest", "linear", "cubic")
 COORD_MODES = ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_crop_and_resize", "half_pixel_symmetric")
 NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
 
@@ -231,8 +231,10 @@ def _resize_types(types, a):
         raise ShapeError(f"Resize: sizes {list(a.sizes)} / scales {list(a.scales)} do not fit {x}")
     if a.mode not in RESIZE_MODES:
         raise ShapeError(f"Resize: mode {a.mode!r} is not supported (only {', '.join(RESIZE_MODES)})")
-    if a.coordinate_transformation_mode not in COORD_MODES[:4] + COORD_MODES[5:]:
+    if a.coordinate_transformation_mode not in COORD_MODES:
         raise ShapeError(f"Resize: coordinate_transformation_mode {a.coordinate_transformation_mode!r} is not supported")
+    if a.coordinate_transformation_mode == "tf_crop_and_resize" and len(a.get("roi") or ()) != 2 * x.rank:
+        raise ShapeError(f"Resize: tf_crop_and_resize needs a roi of {2 * x.rank} values, got {a.get('roi')}")
     if a.nearest_mode not in NEAREST_MODES:
         raise ShapeError(f"Resize: nearest_mode {a.nearest_mode!r} is not supported")
     return [TensorType(a.sizes, x.dtype)]
@@ -256,7 +258,25 @@ def resize_source_coords(a, axis: int, in_size: int) -> np.ndarray:
         # ONNX divides by scale * in_size - 1 (not the rounded output size) when scales are given.
         width = scale * in_size
         return i * (in_size - 1) / (width - 1) if width != 1 else np.zeros_like(i)
+    if mode == "tf_crop_and_resize":
+        start, end = a.roi[axis], a.roi[len(a.sizes) + axis]
+        width = scale * in_size
+        if width == 1:
+            return np.full_like(i, (end - start) * (in_size - 1) / 2 + start * (in_size - 1))
+        return i * (end - start) * (in_size - 1) / (width - 1) + start * (in_size - 1)
     return i / scale  # asymmetric
+
+
+def _cubic_weights(t: np.ndarray, A: float) -> np.ndarray:
+    """Keys cubic convolution weights of the 4 neighbours floor-1 .. floor+2 (N, 4)."""
+
+    def near(d):  # |d| <= 1
+        return ((A + 2) * d - (A + 3)) * d * d + 1
+
+    def far(d):  # 1 < |d| < 2
+        return ((A * d - 5 * A) * d + 8 * A) * d - 4 * A
+
+    return np.stack([far(t + 1), near(t), near(1 - t), far(2 - t)], axis=-1)
 
 
 def _nearest_index(coords: np.ndarray, mode: str, in_size: int, scale: float) -> np.ndarray:
@@ -280,24 +300,44 @@ def _nearest_index(coords: np.ndarray, mode: str, in_size: int, scale: float) ->
         "nearest_mode": "round_prefer_floor",
         "sizes": REQUIRED,
         "scales": REQUIRED,
+        "cubic_coeff_a": -0.75,
+        "exclude_outside": 0,
+        "roi": None,  # tf_crop_and_resize only: starts then ends, normalized
+        "extrapolation_value": 0.0,
     },
 )
 def resize(a, x):
-    """Separable nearest/linear resize; ``scales`` drive the coordinate transform, ``sizes`` the shape."""
+    """Separable nearest/linear/cubic resize; ``scales`` drive the coordinate transform,
+    ``sizes`` the shape. Neighbours past the edge repeat the edge pixel."""
     y = x.astype(np.float64)
+    crop = a.coordinate_transformation_mode == "tf_crop_and_resize"
     for axis in range(x.ndim):
         in_size, out_size = x.shape[axis], a.sizes[axis]
-        if in_size == out_size and a.scales[axis] == 1.0:
+        if in_size == out_size and a.scales[axis] == 1.0 and not crop:
             continue
         coords = resize_source_coords(a, axis, in_size)
+        along = [-1 if i == axis else 1 for i in range(x.ndim)]
         if a.mode == "nearest":
             y = np.take(y, _nearest_index(coords, a.nearest_mode, in_size, a.scales[axis]), axis=axis)
-            continue
-        coords = np.clip(coords, 0, in_size - 1)
-        lo = np.floor(coords).astype(np.int64)
-        hi = np.minimum(lo + 1, in_size - 1)
-        frac = (coords - lo).reshape([-1 if i == axis else 1 for i in range(x.ndim)])
-        y = np.take(y, lo, axis=axis) * (1 - frac) + np.take(y, hi, axis=axis) * frac
+        elif a.mode == "linear":
+            clipped = np.clip(coords, 0, in_size - 1)
+            lo = np.floor(clipped).astype(np.int64)
+            hi = np.minimum(lo + 1, in_size - 1)
+            frac = (clipped - lo).reshape(along)
+            y = np.take(y, lo, axis=axis) * (1 - frac) + np.take(y, hi, axis=axis) * frac
+        else:
+            base = np.floor(coords)
+            idx = base.astype(np.int64)[:, None] + np.arange(-1, 3)
+            w = _cubic_weights(coords - base, a.get("cubic_coeff_a", -0.75))
+            if a.get("exclude_outside", 0):
+                w = np.where((idx < 0) | (idx >= in_size), 0.0, w)
+                total = w.sum(axis=1, keepdims=True)
+                w = w / np.where(total == 0, 1.0, total)
+            picked = np.take(y, np.clip(idx, 0, in_size - 1), axis=axis)  # axis -> (out, 4)
+            y = (picked * w.reshape(w.shape + (1,) * (x.ndim - axis - 1))).sum(axis=axis + 1)
+        if crop:
+            outside = ((coords < 0) | (coords > in_size - 1)).reshape(along)
+            y = np.where(outside, a.get("extrapolation_value", 0.0), y)
     return y.astype(x.dtype)
 
 
@@ -319,6 +359,10 @@ def upsample_as_resize_attrs(a, in_shape) -> dict:
         "nearest_mode": "floor",
         "sizes": sizes,
         "scales": a.scales,
+        "cubic_coeff_a": -0.75,
+        "exclude_outside": 0,
+        "roi": None,
+        "extrapolation_value": 0.0,
     }
 
 

@@ -5,7 +5,7 @@ asymmetric pads, ceil_mode overhangs, auto_pad, negative slice steps, resize mod
 import numpy as np
 import pytest
 
-from .single_node import check_against_ort, node_model
+from .single_node import check_against_onnx_reference, check_against_ort, node_model
 
 RNG = np.random.default_rng(1234)
 
@@ -211,3 +211,20 @@ def test_lrn_even_size_follows_the_spec():
 
 def test_prelu_channel_slopes():
     check_against_ort("PRelu", {"x": rand(2, 3, 4, 5)}, consts={"s": rand(3, 1, 1)})
+
+
+@pytest.mark.parametrize("coord", ["half_pixel", "pytorch_half_pixel", "asymmetric", "align_corners"])
+@pytest.mark.parametrize("exclude_outside", [0, 1])
+def test_resize_cubic(coord, exclude_outside):
+    consts = {"roi": np.array([], np.float32), "sizes": np.array([1, 2, 9, 3], np.int64)}
+    attrs = {"mode": "cubic", "coordinate_transformation_mode": coord, "exclude_outside": exclude_outside, "cubic_coeff_a": -0.5}
+    check_against_ort("Resize", {"x": rand(1, 2, 5, 4)}, attrs, consts, inputs=["x", "roi", "", "sizes"], opset=19)
+
+
+@pytest.mark.parametrize("mode", ["nearest", "linear"])
+def test_resize_tf_crop_and_resize(mode):
+    """onnxruntime disagrees with onnx's reference (and the onnx node cases) here; cnncc
+    follows onnx."""
+    consts = {"roi": np.array([0, 0, 0.2, 0.1, 1, 1, 0.9, 1.2], np.float32), "sizes": np.array([1, 2, 4, 5], np.int64)}
+    attrs = {"mode": mode, "coordinate_transformation_mode": "tf_crop_and_resize", "extrapolation_value": 7.0}
+    check_against_onnx_reference("Resize", {"x": rand(1, 2, 6, 5)}, attrs, consts, inputs=["x", "roi", "", "sizes"], opset=19)
