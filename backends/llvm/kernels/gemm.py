@@ -2,8 +2,10 @@
 
 Schedule: a work item is ``RB`` rows of C times a column block of ``NB`` columns; for each k
 the RB values of A are broadcast against one contiguous row of B (i-k-j order), so the
-inner loop is a unit-stride FMA loop that LLVM vectorizes. Constant B is packed at compile
-time as (K, N) with alpha folded in; RB is the tunable ``gemm_row_block``.
+inner loop is a unit-stride FMA loop that LLVM vectorizes. When B is stored transposed
+(Gemm transB, e.g. every classifier layer), each output is instead a dot product of two
+contiguous rows (vectorized as a reassociated reduction), so B is used in place: no
+transposed copy of VGG's 400 MB classifier at compile time. RB is ``gemm_row_block``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import math
 
 import numpy as np
 
-from ..emit import F32, FAST
+from ..emit import F32, FAST, REASSOC
 from ..lowering import register
 from .conv import _pick_block
 from .strided import broadcast_strides
@@ -33,6 +35,9 @@ def gemm_core(k, *, batch, M, N, K, a_ptr, a_strides, b_ptr, b_strides, y, c=Non
     a_bs, a_rs, a_cs = a_strides
     b_bs, b_rs, b_cs = b_strides
     nbatch = math.prod(batch)
+    if b_rs == 1 and b_cs != 1:
+        _dot_rows(k, batch, M, N, K, a_ptr, a_strides, b_ptr, b_strides, y, c, alpha, post, RB, nb, nblk)
+        return
     with k.parallel_loop(nbatch * (M // RB) * nb, RB * K * nblk) as t:
         bt, ib, jb = em.unravel(t, [nbatch, M // RB, nb])
         bidx = em.unravel(bt, batch) if batch else []
@@ -61,6 +66,43 @@ def gemm_core(k, *, batch, M, N, K, a_ptr, a_strides, b_ptr, b_strides, y, c=Non
             post(rows, i0, j0, j1)
 
 
+def _dot_rows(k, batch, M, N, K, a_ptr, a_strides, b_ptr, b_strides, y, c, alpha, post, RB, nb, nblk):
+    """y[i, j] = alpha * dot(A[i, :], B[:, j]) with B's columns contiguous."""
+    em = k.em
+    b = em.b
+    a_bs, a_rs, a_cs = a_strides
+    b_bs, _, b_cs = b_strides
+    nbatch = math.prod(batch)
+    with k.parallel_loop(nbatch * (M // RB) * nb, RB * K * nblk) as t:
+        bt, ib, jb = em.unravel(t, [nbatch, M // RB, nb])
+        bidx = em.unravel(bt, batch) if batch else []
+        a_base = em.lin(zip(bidx, a_bs))
+        b_base = em.lin(zip(bidx, b_bs))
+        i0 = em.mul(ib, RB)
+        j0 = em.mul(jb, nblk)
+        j1 = em.smin(em.add(j0, nblk), N) if nb > 1 else N
+        rows = [em.add(em.mul(bt, M * N), em.mul(em.add(i0, r), N)) for r in range(RB)]
+        accs = [em.local(F32, name="acc") for _ in range(RB)]
+        with em.loop(j0, j1, name="j") as j:
+            for a in accs:
+                b.store(em.fconst(0.0), a)
+            bcol = em.add(b_base, em.mul(j, b_cs))
+            with em.loop(0, K, name="k") as kk:
+                bv = em.load(b_ptr, em.add(bcol, kk), F32)
+                for r in range(RB):
+                    av = em.load(a_ptr, em.add(a_base, em.add(em.mul(em.add(i0, r), a_rs), em.mul(kk, a_cs))), F32)
+                    b.store(b.fadd(b.load(accs[r], typ=F32), b.fmul(av, bv, flags=REASSOC), flags=REASSOC), accs[r])
+            for r in range(RB):
+                v = b.load(accs[r], typ=F32)
+                if alpha != 1.0:
+                    v = b.fmul(v, em.fconst(alpha))
+                if c is not None:
+                    v = b.fadd(v, c(bidx, em.add(i0, r), j))
+                em.store(v, y, em.add(rows[r], j), F32)
+        if post is not None:
+            post(rows, i0, j0, j1)
+
+
 def gemm_operands(k, node, alpha):
     """K and the A/B pointers and strides of a Gemm-like node; constant B is packed (K, N)
     with alpha folded in, else alpha stays a multiplier."""
@@ -70,10 +112,11 @@ def gemm_operands(k, node, alpha):
     K = A_shape[0] if a.transA else A_shape[1]
     a_str = ([], 1, M) if a.transA else ([], K, 1)
     bdata = k.const_input(1)
-    if bdata is not None:
-        packed = (bdata.T if a.transB else bdata).astype(np.float64) * alpha
-        b_ptr = k.table(("gemm.b", id(node.inputs[1]), a.transB, alpha), np.ascontiguousarray(packed, np.float32))
-        b_str, alpha = ([], N, 1), 1.0
+    if bdata is not None:  # used in its own layout; alpha folded in when it is not 1
+        if alpha != 1.0:
+            bdata, alpha = (bdata.astype(np.float64) * alpha).astype(np.float32), 1.0
+        b_ptr = k.table(("gemm.b", id(node.inputs[1]), alpha), bdata)
+        b_str = ([], 1, K) if a.transB else ([], N, 1)
     else:
         b_ptr = k.inp(1)
         b_str = ([], 1, K) if a.transB else ([], N, 1)
