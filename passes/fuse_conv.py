@@ -23,7 +23,7 @@ def _start_conv(graph: Graph, node: Node):
 
 
 CONV = Fusion(base="Conv", fused="FusedConv", pools=True, start=_start_conv)
-RULES = [Rule("ops fused into FusedConv", ("Conv", "FusedConv"), grow(CONV))]
+RULES = [Rule("steps fused into FusedConv epilogues", ("Conv", "FusedConv"), grow(CONV))]
 
 
 @register_pass("fuse-conv")

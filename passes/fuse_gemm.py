@@ -31,7 +31,7 @@ def _start_gemm(graph: Graph, node: Node):
 
 
 GEMM = Fusion(base="Gemm", fused="FusedGemm", pools=False, start=_start_gemm)
-RULES = [Rule("ops fused into FusedGemm", ("Gemm", "FusedGemm"), grow(GEMM))]
+RULES = [Rule("steps fused into FusedGemm epilogues", ("Gemm", "FusedGemm"), grow(GEMM))]
 
 
 @register_pass("fuse-gemm")

@@ -1,6 +1,7 @@
 import numpy as np
 
 from cnncc.passes import fold_constants as fc
+from cnncc.passes.manager import PassRecord, run_pass
 from passes_helpers import Builder, check_pass, light_model, ops
 
 
@@ -76,3 +77,14 @@ def test_light_model_constant_of_shape_weights_fold():
     assert ops(g).get("ConstantOfShape")
     out, _ = check_pass("fold-constants", g, feeds)
     assert "ConstantOfShape" not in ops(out)
+
+
+def test_a_reference_that_fails_leaves_the_node():
+    b = Builder()
+    x = b.input(2)
+    g = b.op("Gather", b.const(np.arange(3.0)), b.const(np.array([5]), dtype="int64"))  # out of range
+    graph = b.graph(b.op("Add", x, b.op("Expand", g, shape=[2])))
+    rec = PassRecord("fold-constants", 0, 0)
+    out = run_pass("fold-constants", graph, rec)
+    assert "Gather" in ops(out)
+    assert any("could not fold Gather" in n for n in rec.notes)
