@@ -562,7 +562,7 @@ def _dropout(imp: Importer, node, opset: int) -> None:
         r = imp.const(node, 1, "ratio")
         ratio = ratio if r is None else float(np.asarray(r).reshape(-1)[0])
         training = imp.const(node, 2, "training_mode", default=np.array(False))
-        if bool(np.asarray(training).reshape(-1)[0]):
+        if bool(np.asarray(training).reshape(-1)[0]) and ratio != 0:  # ratio 0 drops nothing
             raise UnsupportedOpError(f"node {imp.node_name}: Dropout in training mode is not supported (cnncc compiles for inference)")
     imp.emit_node(node, "Dropout", [imp.value(node.input[0])], {"ratio": ratio})
 
