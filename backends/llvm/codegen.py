@@ -19,7 +19,7 @@ from cnncc.errors import BackendError
 from cnncc.ir import Graph, Value
 
 from .emit import I32, I64, I8, PTR, VOID, ITEMSIZE
-from .lowering import DEFAULT_PARAMS, VIEW_OPS, Kernel, kernel_key, lowering_for
+from .lowering import COUNTER_BYTES, DEFAULT_PARAMS, VIEW_OPS, Kernel, kernel_key, lowering_for
 from .memory import MemoryPlan, plan_memory
 from .target import TargetInfo
 from .weights import Blob
@@ -98,6 +98,7 @@ def generate(graph: Graph, target: TargetInfo, params: dict | None = None) -> Ge
     tables = b.alloca(PTR, size=ir.Constant(I64, max_tables), name="tables")
     scratch_bytes = max([k.scratch_bytes for k, _ in kernels] + [0])
     scratch = b.gep(ws_arg, [ir.Constant(I64, plan.arena_size)], source_etype=I8, inbounds=True)
+    memset = ir.Function(mod, ir.FunctionType(VOID, [PTR, I8, I64, ir.IntType(1)]), "llvm.memset.p0.i64")
     argbuf = b.alloca(PTR, size=ir.Constant(I64, max_args), name="args")
     serial = b.icmp_signed("==", nt_arg, ir.Constant(I32, 1))
 
@@ -122,6 +123,8 @@ def generate(graph: Graph, target: TargetInfo, params: dict | None = None) -> Ge
             b.store(b.gep(wt_arg, [ir.Constant(I64, off)], source_etype=I8, inbounds=True),
                     b.gep(tables, [ir.Constant(I64, j)], source_etype=PTR))
         args += [tables, scratch]
+        if k.counters:  # zero the work counters
+            b.call(memset, [scratch, ir.Constant(I8, 0), ir.Constant(I64, 64 * k.counters), ir.Constant(ir.IntType(1), 0)])
         if not info.parallel:
             b.call(k.fn, args)
             continue
@@ -146,7 +149,7 @@ def generate(graph: Graph, target: TargetInfo, params: dict | None = None) -> Ge
 
     return GeneratedModule(mod, plan, blob, [i for _, i in kernels], target, params,
                            {"codegen_s": time.perf_counter() - t0},
-                           workspace_size=plan.arena_size + (scratch_bytes + 63) // 64 * 64)
+                           workspace_size=plan.arena_size + COUNTER_BYTES + (scratch_bytes + 63) // 64 * 64)
 
 
 def _thunk(mod: ir.Module, fn: ir.Function, nargs: int) -> ir.Function:

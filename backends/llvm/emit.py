@@ -259,6 +259,31 @@ class Emitter:
             with self.loop(0, total, name=name) as t:
                 yield t
 
+    @contextmanager
+    def dynamic_loop(self, total: int, counter: ir.Value, name: str = "t"):
+        """for t in range(total), the team's threads taking chunks of ~total/(4 threads)
+        from an atomic counter (zeroed by the caller): a thread the OS delays holds up
+        little work. Outside a team one thread takes every chunk."""
+        b = self.b
+        nt = b.zext(b.call(self._omp("omp_get_num_threads"), []), I64)
+        chunk = b.udiv(self.i64(total), b.mul(nt, self.i64(4)))
+        chunk = self.smax(chunk, 1)
+        pre = b.block
+        grab = self.fn.append_basic_block(self.name(name + ".grab"))
+        work = self.fn.append_basic_block(self.name(name + ".work"))
+        done = self.fn.append_basic_block(self.name(name + ".done"))
+        b.branch(grab)
+        b.position_at_end(grab)
+        start = b.atomic_rmw("add", counter, chunk, "monotonic")
+        b.cbranch(b.icmp_signed("<", start, self.i64(total)), work, done)
+        b.position_at_end(work)
+        end = self.smin(b.add(start, chunk), total)
+        with self.loop(start, end, name=name) as t:
+            yield t
+        b.branch(grab)
+        b.position_at_end(done)
+        del pre
+
     def barrier(self) -> None:
         self.b.call(self._omp("GOMP_barrier", VOID), [])
 

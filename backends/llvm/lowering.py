@@ -20,6 +20,11 @@ from .emit import PTR, VOID, Emitter, llvm_type
 from .weights import Blob
 
 LowerFn = Callable[["Kernel", Node], None]
+
+# the first bytes of kernel scratch hold one work counter (own cache line) per parallel
+# loop of a kernel; the entry zeroes them before each kernel. Later loops split statically.
+MAX_COUNTERS = 8
+COUNTER_BYTES = 64 * MAX_COUNTERS
 LOWERINGS: dict[str, LowerFn] = {}
 
 # ops whose output is the input's bytes under another shape: no code, same storage
@@ -100,6 +105,7 @@ class Kernel:
         self._scratch = self.fn.args[-1]
         self.table_offsets: list[int] = []
         self.scratch_bytes = 0
+        self.counters = 0
         self.used_inputs: set[int] = set()
         self.parallel = False
         self.work = 0
@@ -139,9 +145,11 @@ class Kernel:
         return self.em.b.load(slot, typ=PTR)
 
     def scratch(self, nbytes: int) -> ir.Value:
-        """Workspace only this kernel uses while it runs (the same bytes for every kernel)."""
+        """Workspace only this kernel uses while it runs (the same bytes for every kernel),
+        after the work counters of its parallel loops."""
         self.scratch_bytes = max(self.scratch_bytes, int(nbytes))
-        return self._scratch
+        return self.em.b.gep(self._scratch, [ir.Constant(ir.IntType(64), COUNTER_BYTES)],
+                             source_etype=ir.IntType(8), inbounds=True)
 
     # -- scheduling ----------------------------------------------------------------------
     def is_parallel(self, total: int, work_per_item: int) -> bool:
@@ -156,8 +164,15 @@ class Kernel:
         # when any of its loops has enough work.
         self.parallel |= self.is_parallel(total, work_per_item)
         self.work += total * work_per_item
-        with self.em.parallel_loop(total, True, name=name) as t:
-            yield t
+        if self.counters < MAX_COUNTERS:  # threads take chunks from a shared counter
+            counter = self.em.b.gep(self._scratch, [ir.Constant(ir.IntType(64), 64 * self.counters)],
+                                    source_etype=ir.IntType(8), inbounds=True)
+            self.counters += 1
+            with self.em.dynamic_loop(total, counter, name=name) as t:
+                yield t
+        else:
+            with self.em.parallel_loop(total, True, name=name) as t:
+                yield t
 
     def barrier(self) -> None:
         """Wait for the whole team between dependent phases (a no-op outside a team)."""
