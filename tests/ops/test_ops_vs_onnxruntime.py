@@ -228,3 +228,22 @@ def test_resize_tf_crop_and_resize(mode):
     consts = {"roi": np.array([0, 0, 0.2, 0.1, 1, 1, 0.9, 1.2], np.float32), "sizes": np.array([1, 2, 4, 5], np.int64)}
     attrs = {"mode": mode, "coordinate_transformation_mode": "tf_crop_and_resize", "extrapolation_value": 7.0}
     check_against_onnx_reference("Resize", {"x": rand(1, 2, 6, 5)}, attrs, consts, inputs=["x", "roi", "", "sizes"], opset=19)
+
+
+def test_opset7_forms():
+    check_against_ort("Upsample", {"x": rand(1, 2, 3, 4)}, {"mode": "nearest", "scales": [1.0, 1.0, 2.0, 3.0]}, opset=7)
+    check_against_ort("Upsample", {"x": rand(1, 2, 3, 4)}, {"mode": "linear", "scales": [1.0, 1.0, 2.0, 2.0]}, opset=7)
+    bn = {"s": rand(3), "b": rand(3), "m": rand(3), "v": np.abs(rand(3)) + 0.5}
+    check_against_ort("BatchNormalization", {"x": rand(2, 3, 4, 5)}, {"epsilon": 1e-3, "spatial": 1}, bn, opset=7)
+    check_against_ort("Gemm", {"a": rand(3, 4)}, {"transA": 0, "beta": 0.5}, {"b": rand(4, 5), "c": rand(1, 5)}, opset=7)
+    check_against_ort("AveragePool", {"x": rand(1, 2, 7, 7)}, {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1], "count_include_pad": 1}, opset=7)
+    check_against_ort("Slice", {"x": rand(5, 6)}, {"starts": [1, -3], "ends": [100, -1], "axes": [0, 1]}, opset=7)
+    check_against_ort("Softmax", {"x": rand(2, 3, 4)}, opset=7)  # default axis 1, flattened
+    check_against_ort("Concat", {"a": rand(2, 3), "b": rand(2, 1)}, {"axis": 1}, opset=7)
+
+
+def test_opset9_and_10_forms():
+    check_against_ort("Flatten", {"x": rand(2, 3, 4)}, {"axis": 0}, opset=9)
+    check_against_ort("MaxPool", {"x": rand(1, 2, 7, 8)}, {"kernel_shape": [2, 2], "strides": [2, 2], "ceil_mode": 1}, opset=10)
+    consts = {"starts": np.array([4], np.int64), "ends": np.array([0], np.int64), "axes": np.array([1], np.int64), "steps": np.array([-2], np.int64)}
+    check_against_ort("Slice", {"x": rand(3, 6)}, consts=consts, inputs=["x", "starts", "ends", "axes", "steps"], opset=10)
