@@ -73,11 +73,11 @@ def load_model(source: str | os.PathLike | Any):
             model = onnx.load(str(path), load_external_data=False)
         except Exception as exc:  # noqa: BLE001 - protobuf raises several unrelated types
             raise ModelLoadError(
-                f"{path} is not an ONNX model, or is truncated or corrupt (protobuf parse failed: {_first_line(exc)}); "
+                f"{path} is not a valid ONNX model: not ONNX, or truncated or corrupt (protobuf parse failed: {_first_line(exc)}); "
                 "re-export or re-download it"
             ) from exc
         if not model.graph.node and not model.graph.output:
-            raise ModelLoadError(f"{path} is not an ONNX model (it holds no graph); pass an .onnx file exported by a framework")
+            raise ModelLoadError(f"{path} is not a valid ONNX model (it holds no graph); pass an .onnx file exported by a framework")
         _load_external_data(model, path.parent)
     _reject_unsupported(model.graph, _default_opset(model))  # name them before the checker trips on them
     try:

@@ -54,7 +54,7 @@ def test_not_an_onnx_file(tmp_path):
     path = tmp_path / "notes.onnx"
     path.write_text("these are not the weights you are looking for\n" * 20)
     msg = error_of(lambda: import_onnx(path), ModelLoadError)
-    assert msg.startswith(f"{path} is not an ONNX model, or is truncated or corrupt (protobuf parse failed")
+    assert msg.startswith(f"{path} is not a valid ONNX model: not ONNX, or truncated or corrupt (protobuf parse failed")
     assert msg.endswith("re-export or re-download it")
 
 
@@ -62,7 +62,7 @@ def test_empty_file(tmp_path):
     path = tmp_path / "empty.onnx"
     path.write_bytes(b"")
     msg = error_of(lambda: import_onnx(path), ModelLoadError)
-    assert msg == f"{path} is not an ONNX model (it holds no graph); pass an .onnx file exported by a framework"
+    assert msg == f"{path} is not a valid ONNX model (it holds no graph); pass an .onnx file exported by a framework"
 
 
 @pytest.mark.parametrize("fraction", [0.3, 0.9, 0.999])
