@@ -12,6 +12,8 @@ A 1x1 stride-1 unpadded conv runs over the flattened spatial dimension.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 from llvmlite import ir
@@ -29,21 +31,30 @@ def _ceil_div(a: int, b: int) -> int:
 
 
 def conv_geometry(x_shape, w_shape, a):
-    """Everything as 2-D: (N, C, H, W, M, KH, KW, sh, sw, dh, dw, ph, pw, OH, OW)."""
+    """2-D view (N, C, H, W, KH, KW, sh, sw, dh, dw, ph, pw, ph_end, pw_end) of a 1-D or
+    2-D convolution; 3-D ones fold depth in through ``depth_geometry``."""
     sp = len(x_shape) - 2
     if sp == 1:
         N, C, W = x_shape
         H, KH, sh, dh, ph, ph_end = 1, 1, 1, 1, 0, 0
         KW, sw, dw, pw, pw_end = w_shape[2], a.strides[0], a.dilations[0], a.pads[0], a.pads[1]
-    elif sp == 2:
-        N, C, H, W = x_shape
-        KH, KW = w_shape[2:]
-        sh, sw = a.strides
-        dh, dw = a.dilations
-        ph, pw, ph_end, pw_end = a.pads
+    elif sp in (2, 3):
+        N, C, H, W = x_shape[0], x_shape[1], x_shape[-2], x_shape[-1]
+        KH, KW = w_shape[-2:]
+        sh, sw = a.strides[-2:]
+        dh, dw = a.dilations[-2:]
+        ph, pw = a.pads[sp - 2:sp]
+        ph_end, pw_end = a.pads[-2:]
     else:
-        raise NotImplementedError(f"{sp}-D convolution (only 1-D and 2-D)")
+        raise NotImplementedError(f"{sp}-D convolution (only 1-D, 2-D and 3-D)")
     return N, C, H, W, KH, KW, sh, sw, dh, dw, ph, pw, ph_end, pw_end
+
+
+def depth_geometry(x_shape, w_shape, o_shape, a):
+    """(D, OD, KD, sd, dd, pd) of a 3-D convolution; (1, 1, 1, 1, 1, 0) otherwise."""
+    if len(x_shape) != 5:
+        return 1, 1, 1, 1, 1, 0
+    return x_shape[2], o_shape[2], w_shape[2], a.strides[0], a.dilations[0], a.pads[0]
 
 
 CONV_KEYS = ("kernel_shape", "strides", "pads", "dilations", "group")
@@ -70,12 +81,16 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None):
     em = k.em
     x_shape, w_shape = k.in_shape(0), k.in_shape(1)
     N, C, H, W, KH, KW, sh, sw, dh, dw, ph, pw, _, _ = conv_geometry(x_shape, w_shape, a)
+    D, OD, KD, sd, dd, pd = depth_geometry(x_shape, w_shape, o_shape, a)
     M = w_shape[0]
     G = a.group
     Cg, Mg = C // G, M // G
-    OH, OW = (1, o_shape[2]) if len(o_shape) == 3 else o_shape[2:]
-    if KH == KW == 1 and sh == sw == 1 and ph == pw == 0 and a.pads[-1] == 0 and (len(o_shape) == 3 or a.pads[2] == 0):
+    OH, OW = (1, o_shape[2]) if len(o_shape) == 3 else o_shape[-2:]
+    if (len(o_shape) <= 4 and KH == KW == 1 and sh == sw == 1 and ph == pw == 0 and a.pads[-1] == 0
+            and (len(o_shape) == 3 or a.pads[2] == 0)):
         H, W, OH, OW = 1, H * W, 1, OH * OW  # pointwise: one long row
+    geo = _Geo(C, Cg, D, H, W, KD, KH, KW, sd, sh, sw, dd, dh, dw, pd, ph, pw, OW)
+    KH = KD * KH  # (kd, kh) pairs are walked as one tap-row index
     wdata = k.const_input(1)
     V = next((v for v in (k.target.vector_lanes, k.target.vector_lanes // 2, k.target.vector_lanes // 4)
               if v >= 4 and Mg % v == 0), 0)
@@ -98,47 +113,83 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None):
             return em.lin([(oc, Cg * KH * KW), (ic, KH * KW), (kh, KW)], kw)
     x = k.inp(0)
 
-    with k.parallel_loop(N * G * OB * OH, Cg * KH * KW * OW * R) as t:
-        n, g, ob, oh = em.unravel(t, [N, G, OB, OH])
+    with k.parallel_loop(N * G * OB * OD * OH, Cg * KH * KW * OW * R) as t:
+        n, g, ob, od, oh = em.unravel(t, [N, G, OB, OD, OH])
         oc0 = em.add(em.mul(g, Mg), em.mul(ob, R))
-        rows = [em.mul(em.add(em.add(em.mul(n, M), oc0), r), OH * OW) for r in range(R)]
-        rows = [em.add(rw, em.mul(oh, OW)) for rw in rows]
+        rows = [em.mul(em.add(em.add(em.mul(n, M), oc0), r), OD * OH * OW) for r in range(R)]
+        rows = [em.add(rw, em.mul(em.add(em.mul(od, OH), oh), OW)) for rw in rows]
         if vec:
-            _vector_rows(k, x, y, wp, bias, rows, oc0, n, g, ob, oh, V, OB, C, Cg, H, W, KH, KW, OW,
-                         sh, sw, dh, dw, ph, pw)
+            _vector_rows(k, geo, x, y, wp, bias, rows, oc0, n, g, ob, od, oh, V, OB)
         else:
-            _scalar_rows(k, x, y, wp, w_off, bias, rows, oc0, n, g, ob, oh, R, C, Cg, H, W, KH, KW, OW,
-                         sh, sw, dh, dw, ph, pw)
+            _scalar_rows(k, geo, x, y, wp, w_off, bias, rows, oc0, n, g, ob, od, oh, R)
         if post is not None:
             post(rows, oc0, R, OW)
 
 
-def _scalar_rows(k, x, y, wp, w_off, bias, rows, oc0, n, g, ob, oh, R, C, Cg, H, W, KH, KW, OW,
-                 sh, sw, dh, dw, ph, pw):
+@dataclass(frozen=True)
+class _Geo:
+    C: int
+    Cg: int
+    D: int
+    H: int
+    W: int
+    KD: int
+    KH: int
+    KW: int
+    sd: int
+    sh: int
+    sw: int
+    dd: int
+    dh: int
+    dw: int
+    pd: int
+    ph: int
+    pw: int
+    OW: int
+
+
+@contextmanager
+def _input_rows(em, geo, n, g, od, oh):
+    """for ic, (kd, kh) with the input row inside the tensor: yields (ic, tap row, input row offset)."""
+    gm = geo
+    with em.loop(0, gm.Cg, name="ic") as ic:
+        xch = em.mul(em.add(em.mul(n, gm.C), em.add(em.mul(g, gm.Cg), ic)), gm.D * gm.H * gm.W)
+        with em.loop(0, gm.KD * gm.KH, name="kdh") as kdh:
+            kd, kh = em.unravel(kdh, [gm.KD, gm.KH]) if gm.KD > 1 else (0, kdh)
+            idd = em.sub(em.add(em.mul(od, gm.sd), em.mul(kd, gm.dd)), gm.pd)
+            ih = em.sub(em.add(em.mul(oh, gm.sh), em.mul(kh, gm.dh)), gm.ph)
+            inside = em.in_range(ih, 0, gm.H)
+            if gm.D > 1 or gm.KD > 1:
+                in_d = em.in_range(idd, 0, gm.D)
+                if isinstance(inside, bool) or isinstance(in_d, bool):
+                    inside = in_d if inside is True else inside if in_d is True else False
+                else:
+                    inside = em.b.and_(inside, in_d)
+            with em.if_(inside):
+                yield ic, kdh, em.add(xch, em.add(em.mul(idd, gm.H * gm.W), em.mul(ih, gm.W)))
+
+
+def _scalar_rows(k, geo, x, y, wp, w_off, bias, rows, oc0, n, g, ob, od, oh, R):
     """R output rows, vectorized by LLVM along the output width (long rows)."""
     em = k.em
+    OW = geo.OW
     inits = [em.load(bias, em.add(oc0, r), F32) if bias is not None else em.fconst(0.0) for r in range(R)]
     with em.loop(0, OW, name="ow") as ow:
         for r in range(R):
             em.store(inits[r], y, em.add(rows[r], ow), F32)
-    with em.loop(0, Cg, name="ic") as ic:
-        xch = em.mul(em.add(em.mul(n, C), em.add(em.mul(g, Cg), ic)), H * W)
-        with em.loop(0, KH, name="kh") as kh:
-            ih = em.sub(em.add(em.mul(oh, sh), em.mul(kh, dh)), ph)
-            with em.if_(em.in_range(ih, 0, H)):
-                xrow = em.add(xch, em.mul(ih, W))
-                _row_taps(k, x, y, xrow, rows, wp, lambda kw, r: w_off(g, ob, ic, kh, kw, r),
-                          R, KW, W, OW, sw, dw, pw)
+    with _input_rows(em, geo, n, g, od, oh) as (ic, kdh, xrow):
+        _row_taps(k, x, y, xrow, rows, wp, lambda kw, r: w_off(g, ob, ic, kdh, kw, r),
+                  R, geo.KW, geo.W, OW, geo.sw, geo.dw, geo.pw)
 
 
-def _vector_rows(k, x, y, wp, bias, rows, oc0, n, g, ob, oh, V, OB, C, Cg, H, W, KH, KW, OW,
-                 sh, sw, dh, dw, ph, pw):
+def _vector_rows(k, geo, x, y, wp, bias, rows, oc0, n, g, ob, od, oh, V, OB):
     """V output rows with the channels in the vector lanes (short rows): the row is cut into
     tiles of T pixels, each tile keeps T <V x float> accumulators; per tap one weight vector
     load feeds T FMAs with broadcast inputs. Tiles are unrolled, so which taps fall into the
     padding is decided at compile time."""
     em = k.em
     b = em.b
+    Cg, KH, KW, W, OW, sw, dw, pw = geo.Cg, geo.KD * geo.KH, geo.KW, geo.W, geo.OW, geo.sw, geo.dw, geo.pw
     VT = ir.VectorType(F32, V)
     T = max(1, int(k.params["conv_ow_tile"]))
     undef = ir.Constant(VT, ir.Undefined)
@@ -156,26 +207,20 @@ def _vector_rows(k, x, y, wp, bias, rows, oc0, n, g, ob, oh, V, OB, C, Cg, H, W,
         accs = [em.local(VT, name="acc") for _ in range(size)]
         for a in accs:
             b.store(init, a)
-        with em.loop(0, Cg, name="ic") as ic:
-            xch = em.mul(em.add(em.mul(n, C), em.add(em.mul(g, Cg), ic)), H * W)
-            wic = em.add(wbase, em.mul(ic, KH * KW * V))
-            with em.loop(0, KH, name="kh") as kh:
-                ih = em.sub(em.add(em.mul(oh, sh), em.mul(kh, dh)), ph)
-                with em.if_(em.in_range(ih, 0, H)):
-                    xrow = em.add(xch, em.mul(ih, W))
-                    wkh = em.add(wic, em.mul(kh, KW * V))
-                    for kw in range(KW):
-                        taps = [(j, em.sub(em.add(em.mul(em.add(ow0, j), sw), kw * dw), pw)) for j in range(size)]
-                        if checked:
-                            taps = [(j, iw) for j, iw in taps if 0 <= iw < W]
-                        if not taps:
-                            continue
-                        wv = b.load(em.gep(wp, em.add(wkh, kw * V), F32), typ=VT, align=4)
-                        for j, iw in taps:
-                            xv = em.load(x, em.add(xrow, iw), F32)
-                            xs = b.shuffle_vector(b.insert_element(undef, xv, lane0), undef, splat)
-                            acc = b.load(accs[j], typ=VT)
-                            b.store(b.fadd(acc, b.fmul(wv, xs, flags=FAST), flags=FAST), accs[j])
+        with _input_rows(em, geo, n, g, od, oh) as (ic, kdh, xrow):
+            wkh = em.add(wbase, em.add(em.mul(ic, KH * KW * V), em.mul(kdh, KW * V)))
+            for kw in range(KW):
+                taps = [(j, em.sub(em.add(em.mul(em.add(ow0, j), sw), kw * dw), pw)) for j in range(size)]
+                if checked:
+                    taps = [(j, iw) for j, iw in taps if 0 <= iw < W]
+                if not taps:
+                    continue
+                wv = b.load(em.gep(wp, em.add(wkh, kw * V), F32), typ=VT, align=4)
+                for j, iw in taps:
+                    xv = em.load(x, em.add(xrow, iw), F32)
+                    xs = b.shuffle_vector(b.insert_element(undef, xv, lane0), undef, splat)
+                    acc = b.load(accs[j], typ=VT)
+                    b.store(b.fadd(acc, b.fmul(wv, xs, flags=FAST), flags=FAST), accs[j])
         for j in range(size):
             acc = b.load(accs[j], typ=VT)
             for r in range(V):
@@ -243,42 +288,56 @@ def lower_conv_transpose(k, node):
     b = em.b
     x_shape, w_shape, o_shape = k.in_shape(0), k.in_shape(1), k.out_shape()
     N, C, H, W, KH, KW, sh, sw, dh, dw, ph, pw, _, _ = conv_geometry(x_shape, w_shape, a)
+    D, OD, KD, sd, dd, pd = depth_geometry(x_shape, w_shape, o_shape, a)
     G = a.group
     Cg, Mg = C // G, w_shape[1]
     M = Mg * G
-    OH, OW = (1, o_shape[2]) if len(o_shape) == 3 else o_shape[2:]
+    OH, OW = (1, o_shape[2]) if len(o_shape) == 3 else o_shape[-2:]
     x, wt, y = k.inp(0), k.inp(1), k.out()
     bias = k.inp(2) if len(node.inputs) > 2 else None
-    with k.parallel_loop(N * G * Mg * OH, Cg * KH * KW * W // max(sh, 1)) as t:
-        n, g, m, oh = em.unravel(t, [N, G, Mg, OH])
+
+    def landing(o, kk, p, d, s, size):
+        """(condition, input index) for output index o and kernel tap kk: o + p - kk*d = i*s."""
+        tt = em.sub(em.add(o, p), em.mul(kk, d))
+        if isinstance(tt, int):
+            ok = tt >= 0 and tt % s == 0 and tt // s < size
+            return ok, (tt // s if ok else 0)
+        ok = b.icmp_signed(">=", tt, em.i64(0))
+        if s > 1:
+            ok = b.and_(ok, b.icmp_signed("==", b.srem(tt, em.i64(s)), em.i64(0)))
+        i = b.sdiv(tt, em.i64(s)) if s > 1 else tt
+        return b.and_(ok, b.icmp_signed("<", i, em.i64(size))), i
+
+    with k.parallel_loop(N * G * Mg * OD * OH, Cg * KD * KH * KW * W // max(sh, 1)) as t:
+        n, g, m, od, oh = em.unravel(t, [N, G, Mg, OD, OH])
         oc = em.add(em.mul(g, Mg), m)
-        row = em.mul(em.add(em.mul(n, M), oc), OH * OW)
-        row = em.add(row, em.mul(oh, OW))
+        row = em.mul(em.add(em.mul(n, M), oc), OD * OH * OW)
+        row = em.add(row, em.mul(em.add(em.mul(od, OH), oh), OW))
         init = em.load(bias, oc, F32) if bias is not None else em.fconst(0.0)
         with em.loop(0, OW, name="ow") as ow:
             em.store(init, y, em.add(row, ow), F32)
         with em.loop(0, Cg, name="ic") as ic:
             cin = em.add(em.mul(g, Cg), ic)
-            xch = em.mul(em.add(em.mul(n, C), cin), H * W)
-            wch = em.mul(em.add(em.mul(cin, Mg), m), KH * KW)
-            with em.loop(0, KH, name="kh") as kh:
-                tt = em.sub(em.add(oh, ph), em.mul(kh, dh))  # = ih * sh when it lands
-                ok = b.and_(b.icmp_signed(">=", em.i64(tt), em.i64(0)),
-                            b.icmp_signed("==", em.i64(em.rem(tt, sh) if sh > 1 else 0), em.i64(0))) \
-                    if not isinstance(tt, int) else (tt >= 0 and tt % sh == 0)
-                with em.if_(ok):
-                    ih = em.div(tt, sh)
-                    with em.if_(em.in_range(ih, 0, H)):
-                        xrow = em.add(xch, em.mul(ih, W))
-                        for kw in range(KW):
-                            wv = em.load(wt, em.add(wch, em.add(em.mul(kh, KW), kw)), F32)
-                            off = kw * dw - pw                 # ow = iw*sw + off
-                            lo = max(0, _ceil_div(-off, sw))
-                            hi = min(W, _floor_div(OW - 1 - off, sw) + 1)
-                            with em.loop(lo, hi, name="iw") as iw:
-                                p = em.add(row, em.add(em.mul(iw, sw), off))
-                                xv = em.load(x, em.add(xrow, iw), F32)
-                                em.store(b.fadd(em.load(y, p, F32), b.fmul(wv, xv, flags=FAST), flags=FAST), y, p, F32)
+            xch = em.mul(em.add(em.mul(n, C), cin), D * H * W)
+            wch = em.mul(em.add(em.mul(cin, Mg), m), KD * KH * KW)
+            with em.loop(0, KD, name="kd") as kd:
+                ok_d, idd = landing(od, kd, pd, dd, sd, D)
+                with em.if_(ok_d):
+                    with em.loop(0, KH, name="kh") as kh:
+                        ok_h, ih = landing(oh, kh, ph, dh, sh, H)
+                        with em.if_(ok_h):
+                            xrow = em.add(xch, em.add(em.mul(idd, H * W), em.mul(ih, W)))
+                            wrow = em.add(wch, em.mul(em.add(em.mul(kd, KH), kh), KW))
+                            for kw in range(KW):
+                                wv = em.load(wt, em.add(wrow, kw), F32)
+                                off = kw * dw - pw                 # ow = iw*sw + off
+                                lo = max(0, _ceil_div(-off, sw))
+                                hi = min(W, _floor_div(OW - 1 - off, sw) + 1)
+                                with em.loop(lo, hi, name="iw") as iw:
+                                    p = em.add(row, em.add(em.mul(iw, sw), off))
+                                    xv = em.load(x, em.add(xrow, iw), F32)
+                                    em.store(b.fadd(em.load(y, p, F32), b.fmul(wv, xv, flags=FAST), flags=FAST),
+                                             y, p, F32)
 
 
 __all__ = ["lower_conv", "conv_geometry", "math"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from llvmlite import ir
 from numpy.lib.stride_tricks import as_strided
 
 from cnncc.ir import Attrs
@@ -159,29 +160,41 @@ def _pad(k, node):
 
 
 # -- Resize / Upsample -----------------------------------------------------------------------
-def _interp_matrix(attrs: Attrs, axis: int, in_size: int) -> np.ndarray:
+def _interp_matrix(attrs: Attrs, axis: int, in_size: int, extrapolation: float = 0.0) -> np.ndarray:
     """(out, in) interpolation matrix of one axis, from the reference itself: Resize is
     separable and linear, so resizing an identity matrix along that axis gives it."""
     sizes = (attrs.sizes[axis], in_size)
     scales = (attrs.scales[axis], 1.0)
-    a2 = attrs.replace(sizes=sizes, scales=scales)
-    return evaluate("Resize", [np.eye(in_size, dtype=np.float32)], a2)[0].astype(np.float64)
+    changes = dict(sizes=sizes, scales=scales)
+    if attrs.get("coordinate_transformation_mode") == "tf_crop_and_resize":
+        rank = len(attrs.sizes)
+        changes["roi"] = (attrs.roi[axis], 0.0, attrs.roi[rank + axis], 1.0)
+        changes["extrapolation_value"] = extrapolation
+    return evaluate("Resize", [np.eye(in_size, dtype=np.float32)], attrs.replace(**changes))[0].astype(np.float64)
 
 
 @register("Resize", "Upsample")
 def _resize(k, node):
+    """Per resized axis, tables of source offsets and weights (1 tap nearest, 2 linear, 4
+    cubic); tf_crop_and_resize adds per-axis "outside" flags that yield the extrapolation
+    value."""
     attrs = node.attrs
     ishape, oshape = k.in_shape(0), k.out_shape()
     if node.op == "Upsample":
         attrs = Attrs(upsample_as_resize_attrs(attrs, ishape))
+    crop = attrs.get("coordinate_transformation_mode") == "tf_crop_and_resize"
     ist, ost = contiguous_strides(ishape), contiguous_strides(oshape)
     et = k.in_type(0)
-    taps = {}  # axis -> (offsets table ptr, weights table ptr or None, ntaps)
-    nearest = True
+    taps = {}  # axis -> (offsets, weights, ntaps, outside flags or None)
+    nearest = not crop
     for d in range(len(ishape)):
-        if ishape[d] == oshape[d] and attrs.scales[d] == 1.0:
+        if ishape[d] == oshape[d] and attrs.scales[d] == 1.0 and not crop:
             continue
         m = _interp_matrix(attrs, d, ishape[d])
+        outside = None
+        if crop:  # rows that change with the extrapolation value lie outside the crop box
+            outside = np.any(_interp_matrix(attrs, d, ishape[d], 1.0) != m, axis=1)
+            m[outside] = 0.0
         nt = max(1, int((np.abs(m) > 0).sum(axis=1).max()))
         idx = np.zeros((oshape[d], nt), np.int64)
         wts = np.zeros((oshape[d], nt), np.float32)
@@ -191,22 +204,25 @@ def _resize(k, node):
             wts[o, :len(nz)] = m[o, nz]
         if nt > 1 or not np.all(wts == 1.0):
             nearest = False
-        taps[d] = (idx * ist[d], wts, nt)
+        taps[d] = (idx * ist[d], wts, nt, outside)
     if nearest:
         tables = {d: k.table(("resize.idx", node.name, d), t[0].reshape(-1)) for d, t in taps.items()}
         emit_map(k, oshape, Access(k.out(), et, ost), [Access(k.inp(0), et, list(ist), 0, tables)], _identity)
         return
     if et != F32:
         raise NotImplementedError(f"linear Resize of {node.inputs[0].dtype}")
-    _resize_linear(k, node, oshape, ist, taps)
+    _resize_linear(k, node, oshape, ist, taps, attrs.get("extrapolation_value", 0.0))
 
 
-def _resize_linear(k, node, oshape, ist, taps):
+def _resize_linear(k, node, oshape, ist, taps, extrapolation):
     """out[o] = sum over tap combinations of prod(weights) * in[sum(offsets)]."""
     em = k.em
+    b = em.b
     rank = len(oshape)
     ptrs = {d: (k.table(("resize.idx", node.name, d), t[0].reshape(-1)),
-                k.table(("resize.w", node.name, d), t[1].reshape(-1)), t[2]) for d, t in taps.items()}
+                k.table(("resize.w", node.name, d), t[1].reshape(-1)), t[2],
+                None if t[3] is None else k.table(("resize.out", node.name, d), t[3].astype(np.int8)))
+            for d, t in taps.items()}
     outer, inner = oshape[:-1], oshape[-1]
     x, y = k.inp(0), k.out()
     ntap_total = math.prod(t[2] for t in ptrs.values())
@@ -216,12 +232,16 @@ def _resize_linear(k, node, oshape, ist, taps):
             idx = [*oidx, j]
             base = 0
             choices = []  # per resized axis: list of (offset, weight)
+            outside = None
             for d in range(rank):
                 if d in ptrs:
-                    iptr, wptr, nt = ptrs[d]
+                    iptr, wptr, nt, optr = ptrs[d]
                     row = em.mul(idx[d], nt)
                     choices.append([(em.load(iptr, em.add(row, c), I64), em.load(wptr, em.add(row, c), F32))
                                     for c in range(nt)])
+                    if optr is not None:
+                        flag = em.load(optr, idx[d], I8)
+                        outside = flag if outside is None else b.or_(outside, flag)
                 else:
                     base = em.add(base, em.mul(idx[d], ist[d]))
             acc = None
@@ -229,9 +249,11 @@ def _resize_linear(k, node, oshape, ist, taps):
                 off, w = base, None
                 for o, wt in combo:
                     off = em.add(off, o)
-                    w = wt if w is None else em.b.fmul(w, wt, flags=FAST)
-                term = em.b.fmul(w, em.load(x, off, F32), flags=FAST)
-                acc = term if acc is None else em.b.fadd(acc, term, flags=FAST)
+                    w = wt if w is None else b.fmul(w, wt, flags=FAST)
+                term = b.fmul(w, em.load(x, off, F32), flags=FAST)
+                acc = term if acc is None else b.fadd(acc, term, flags=FAST)
+            if outside is not None:
+                acc = b.select(b.icmp_unsigned("!=", outside, ir.Constant(I8, 0)), em.fconst(extrapolation), acc)
             em.store(acc, y, em.lin([(i, s) for i, s in zip(idx, contiguous_strides(oshape))]), F32)
 
 

@@ -171,17 +171,19 @@ def reduce(k, in_shape, axes, kind: str, x=None, y=None, et=None):
     def mul(a, v):
         return b.fmul(a, v, flags=REASSOC) if fl else b.mul(a, v)
 
+    cmp = b.icmp_unsigned if et == ir.IntType(8) else b.icmp_signed  # bool compares unsigned
+
     def vmax(a, v):
-        return em.fmax(a, v) if fl else b.select(b.icmp_signed(">", v, a), v, a)
+        return em.fmax(a, v) if fl else b.select(cmp(">", v, a), v, a)
 
     def vmin(a, v):
-        return em.fmin(a, v) if fl else b.select(b.icmp_signed("<", v, a), v, a)
+        return em.fmin(a, v) if fl else b.select(cmp("<", v, a), v, a)
 
     def absval(v):
         return em.intrinsic("fabs", [v]) if fl else b.select(b.icmp_signed("<", v, em.const(et, 0)), b.neg(v), v)
 
-    big = (np.inf if fl else 2 ** (et.width - 1) - 1)
-    small = (-np.inf if fl else -(2 ** (et.width - 1)))
+    big = (np.inf if fl else 1 if et.width == 8 else 2 ** (et.width - 1) - 1)  # i8 is bool
+    small = (-np.inf if fl else 0 if et.width == 8 else -(2 ** (et.width - 1)))
     # kind -> (initial value, combine(acc, x))
     folds = {
         "sum": (0, add), "mean": (0, add), "logsum": (0, add),

@@ -1,28 +1,32 @@
-"""MaxPool and AveragePool (1-D and 2-D, strides, dilations, asymmetric pads, ceil_mode,
-count_include_pad), NCHW. One work item is one output row; for each kernel column the valid
-output range is known at compile time, so the inner loop has no bounds checks. Average
-pooling multiplies by a per-position reciprocal divisor computed at compile time."""
+"""MaxPool and AveragePool (1-D, 2-D and 3-D; strides, dilations, asymmetric pads,
+ceil_mode, count_include_pad), NCHW. One work item is one output row; for each kernel column
+the valid output range is known at compile time, so the inner loop has no bounds checks.
+Average pooling multiplies by a per-position reciprocal divisor computed at compile time.
+MaxPool also works on integer tensors."""
 
 from __future__ import annotations
 
 import numpy as np
+from llvmlite import ir
 
-from ..emit import F32, FAST
+from ..emit import F32, FAST, is_float
 from ..lowering import register
 from .conv import _ceil_div, _floor_div
 
 
-def _geometry(x_shape, o_shape, a):
-    if len(x_shape) == 3:
-        N, C, W = x_shape
-        return (N, C, 1, W, 1, o_shape[2], 1, a.kernel_shape[0], 1, a.strides[0], 1, a.dilations[0],
-                0, a.pads[0], 0, a.pads[1])
-    if len(x_shape) == 4:
-        N, C, H, W = x_shape
-        (KH, KW), (sh, sw), (dh, dw) = a.kernel_shape, a.strides, a.dilations
-        ph, pw, ph1, pw1 = a.pads
-        return N, C, H, W, o_shape[2], o_shape[3], KH, KW, sh, sw, dh, dw, ph, pw, ph1, pw1
-    raise NotImplementedError(f"{len(x_shape) - 2}-D pooling (only 1-D and 2-D)")
+def _geometry(x_shape, y_shape, a):
+    """Per spatial axis, padded to 3 (depth, height, width): sizes, out sizes, kernel,
+    strides, dilations, pad begins, pad ends."""
+    sp = len(x_shape) - 2
+    if not 1 <= sp <= 3:
+        raise NotImplementedError(f"{sp}-D pooling (only 1-D, 2-D and 3-D)")
+    lead = 3 - sp
+
+    def pad3(vals, fill):
+        return [fill] * lead + list(vals)
+
+    return (pad3(x_shape[2:], 1), pad3(y_shape[2:], 1), pad3(a.kernel_shape, 1), pad3(a.strides, 1),
+            pad3(a.dilations, 1), pad3(a.pads[:sp], 0), pad3(a.pads[sp:], 0))
 
 
 def _counts(size, out, k, s, d, pb, pe, include_pad):
@@ -32,39 +36,57 @@ def _counts(size, out, k, s, d, pb, pe, include_pad):
 
 @register("MaxPool", "AveragePool")
 def lower_pool(k, node):
-    emit_pool(k, node.op == "MaxPool", node.attrs, k.inp(0), k.in_shape(0), k.out(), k.out_shape(), node.name)
+    emit_pool(k, node.op == "MaxPool", node.attrs, k.inp(0), k.in_shape(0), k.out(), k.out_shape(), node.name,
+              k.in_type(0))
 
 
-def emit_pool(k, is_max, a, x, x_shape, y, y_shape, key):
+def emit_pool(k, is_max, a, x, x_shape, y, y_shape, key, et=F32):
     em = k.em
     b = em.b
-    N, C, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw, ph1, pw1 = _geometry(x_shape, y_shape, a)
+    (D, H, W), (OD, OH, OW), (KD, KH, KW), (sd, sh, sw), (dd, dh, dw), (pd, ph, pw), (pd1, ph1, pw1) = \
+        _geometry(x_shape, y_shape, a)
+    NC = x_shape[0] * x_shape[1]
+    fl = is_float(et)
     if not is_max:
+        if not fl:
+            raise NotImplementedError("AveragePool of integers")
         inc = bool(a.count_include_pad)
-        ch = _counts(H, OH, KH, sh, dh, ph, ph1, inc)
-        cw = _counts(W, OW, KW, sw, dw, pw, pw1, inc)
-        recip = k.table(("pool.div", key), (1.0 / np.outer(ch, cw)).astype(np.float32).reshape(-1))
-    init = em.fconst(-np.inf if is_max else 0.0)
-    with k.parallel_loop(N * C * OH, KH * KW * OW) as t:
-        nc, oh = em.unravel(t, [N * C, OH])
+        cnt = [_counts(*g, inc) for g in ((D, OD, KD, sd, dd, pd, pd1), (H, OH, KH, sh, dh, ph, ph1),
+                                          (W, OW, KW, sw, dw, pw, pw1))]
+        div = np.einsum("i,j,k->ijk", *cnt)
+        recip = k.table(("pool.div", key), (1.0 / div).astype(np.float32).reshape(-1))
+    if fl:
+        init = em.fconst(-np.inf if is_max else 0.0)
+    else:
+        init = ir.Constant(et, -(2 ** (et.width - 1)))
+
+    def combine(cur, v):
+        if not is_max:
+            return b.fadd(cur, v, flags=FAST)
+        return em.fmax(cur, v) if fl else b.select(b.icmp_signed(">", v, cur), v, cur)
+
+    with k.parallel_loop(NC * OD * OH, KD * KH * KW * OW) as t:
+        nc, od, oh = em.unravel(t, [NC, OD, OH])
         row = em.mul(t, OW)
         with em.loop(0, OW, name="ow") as ow:
-            em.store(init, y, em.add(row, ow), F32)
-        with em.loop(0, KH, name="kh") as kh:
-            ih = em.sub(em.add(em.mul(oh, sh), em.mul(kh, dh)), ph)
-            with em.if_(em.in_range(ih, 0, H)):
-                xrow = em.add(em.mul(nc, H * W), em.mul(ih, W))
-                for kw in range(KW):
-                    lo = max(0, _ceil_div(pw - kw * dw, sw))
-                    hi = min(OW, _floor_div(W - 1 + pw - kw * dw, sw) + 1)
-                    xoff = em.add(xrow, kw * dw - pw)
-                    with em.loop(lo, hi, name="ow") as ow:
-                        p = em.add(row, ow)
-                        xv = em.load(x, em.add(xoff, em.mul(ow, sw)), F32)
-                        cur = em.load(y, p, F32)
-                        em.store(em.fmax(cur, xv) if is_max else b.fadd(cur, xv, flags=FAST), y, p, F32)
+            em.store(init, y, em.add(row, ow), et)
+        with em.loop(0, KD, name="kd") as kd:
+            idd = em.sub(em.add(em.mul(od, sd), em.mul(kd, dd)), pd)
+            with em.if_(em.in_range(idd, 0, D)):
+                with em.loop(0, KH, name="kh") as kh:
+                    ih = em.sub(em.add(em.mul(oh, sh), em.mul(kh, dh)), ph)
+                    with em.if_(em.in_range(ih, 0, H)):
+                        xrow = em.lin([(nc, D * H * W), (idd, H * W), (ih, W)])
+                        for kw in range(KW):
+                            lo = max(0, _ceil_div(pw - kw * dw, sw))
+                            hi = min(OW, _floor_div(W - 1 + pw - kw * dw, sw) + 1)
+                            xoff = em.add(xrow, kw * dw - pw)
+                            with em.loop(lo, hi, name="ow") as ow:
+                                p = em.add(row, ow)
+                                xv = em.load(x, em.add(xoff, em.mul(ow, sw)), et)
+                                em.store(combine(em.load(y, p, et), xv), y, p, et)
         if not is_max:
             with em.loop(0, OW, name="ow") as ow:
                 p = em.add(row, ow)
-                d = em.load(recip, em.add(em.mul(oh, OW), ow), F32)
+                d = em.load(recip, em.add(em.mul(em.add(em.mul(od, OH), oh), OW), ow), F32)
                 em.store(b.fmul(em.load(y, p, F32), d), y, p, F32)

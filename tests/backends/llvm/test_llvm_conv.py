@@ -30,6 +30,9 @@ CONVS = [
     ((1, 7, 6, 6), (12, 7, 1, 1), conv_attrs((1, 1), (2, 2), (0, 0, 1, 1), (1, 1)), True, True),
     ((1, 9, 5, 41), (8, 9, 1, 1), conv_attrs((1, 1), (1, 1), (0, 0, 0, 0), (1, 1)), True, True),
     ((1, 4, 30), (16, 4, 7), conv_attrs((7,), (1,), (3, 3), (1,)), True, True),
+    # 3-D
+    ((1, 3, 5, 6, 7), (8, 3, 3, 3, 3), conv_attrs((3, 3, 3), (1, 1, 1), (1, 1, 1, 1, 1, 1), (1, 1, 1)), True, True),
+    ((1, 4, 6, 5, 9), (6, 2, 2, 3, 1), conv_attrs((2, 3, 1), (2, 1, 2), (1, 0, 0, 0, 2, 1), (2, 1, 1), 2), False, True),
 ]
 
 
@@ -64,6 +67,8 @@ CONV_T = [
     ((2, 4, 5, 6), (4, 2, 3, 2), dict(kernel_shape=(3, 2), strides=(3, 2), pads=(0, 1, 2, 0), dilations=(2, 1),
                                        output_padding=(0, 1), group=2), False),
     ((1, 4, 7), (4, 3, 4), dict(kernel_shape=(4,), strides=(2,), pads=(1, 2), dilations=(1,), output_padding=(0,)), True),
+    ((1, 2, 3, 4, 3), (2, 3, 3, 2, 3), dict(kernel_shape=(3, 2, 3), strides=(2, 1, 3), pads=(1, 0, 1, 0, 1, 1),
+                                           dilations=(1, 2, 1), output_padding=(1, 0, 0)), True),
 ]
 
 
@@ -85,6 +90,7 @@ POOLS = [
     ((1, 3, 10, 9), pool_attrs((3, 2), (1, 2), (0, 1, 2, 0), d=(2, 1))),
     ((2, 3, 12), pool_attrs((3,), (2,), (1, 1), ceil=1)),
     ((1, 2, 13, 13), pool_attrs((3, 3), (2, 2), (0, 0, 0, 0), ceil=1)),
+    ((1, 2, 5, 6, 7), pool_attrs((2, 3, 2), (2, 1, 2), (1, 1, 0, 0, 1, 1), d=(1, 2, 1), ceil=1)),
 ]
 
 
@@ -105,3 +111,8 @@ def test_average_pool(x_shape, attrs, include_pad):
 @pytest.mark.parametrize("shape", [(2, 5, 7, 3), (1, 3, 11)])
 def test_global_pool(op, shape):
     check_op(op, [rand(*shape)])
+
+
+def test_max_pool_int():
+    x = (rand(1, 3, 7, 8) * 100).astype("int64")
+    check_op("MaxPool", [x], pool_attrs((3, 3), (2, 2), (1, 1, 1, 1)))

@@ -99,3 +99,13 @@ def test_compile_time_values(op, inputs, attrs):
 def test_depth_space(op, mode):
     x = rand(2, 8, 4, 6) if op == "DepthToSpace" else rand(2, 3, 4, 6)
     check_op(op, [x], {"blocksize": 2, "mode": mode})
+
+
+@pytest.mark.parametrize("mode", ["nearest", "linear", "cubic"])
+def test_resize_crop_and_cubic(mode):
+    x = rand(1, 2, 5, 6)
+    check_op("Resize", [x], dict(mode=mode, coordinate_transformation_mode="tf_crop_and_resize",
+                                 roi=(0, 0, 0.2, -0.3, 1, 1, 1.4, 0.9), extrapolation_value=7.0,
+                                 sizes=(1, 2, 4, 5), scales=(1, 1, 0.8, 5 / 6)))
+    if mode == "cubic":
+        check_op("Resize", [x], dict(mode="cubic", sizes=(1, 2, 9, 4), scales=(1, 1, 1.8, 4 / 6)))
