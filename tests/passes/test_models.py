@@ -2,11 +2,13 @@
 nodes, and the rewrites the issue asks for happened. ``python -m cnncc.passes`` prints the
 node counts per model."""
 
+import functools
+
 import pytest
 
 from cnncc import zoo
-from cnncc.passes.manager import optimize
-from passes_helpers import assert_same_outputs, light_model, ops
+from cnncc.passes.manager import PIPELINES, optimize, run_pass
+from passes_helpers import assert_same_outputs, check_pass, light_model, ops
 
 
 @pytest.mark.parametrize("name", zoo.LIGHT_MODELS)
@@ -39,3 +41,24 @@ def test_o2_on_original_light_weights_matches_the_shipped_output():
 
     (got,) = interpret(out, feeds).values()
     np.testing.assert_allclose(got, zoo.light_expected_output("resnet50"), rtol=1e-4, atol=1e-6)
+
+
+PER_PASS_MODELS = ("squeezenet", "shufflenet")  # Dropout, Concat, GAP; BN, residual adds, groups
+
+
+@functools.lru_cache(maxsize=None)
+def _pipeline_inputs(model: str) -> dict:
+    """The graph each pass of the -O3 pipeline is first handed, by pass name."""
+    g, _ = light_model(model)
+    seen = {}
+    for name in PIPELINES[3]:
+        seen.setdefault(name, g)
+        g = run_pass(name, g)
+    return seen
+
+
+@pytest.mark.parametrize("model", PER_PASS_MODELS)
+@pytest.mark.parametrize("pass_name", list(dict.fromkeys(PIPELINES[3])))
+def test_each_pass_on_whole_models(pass_name, model):
+    """Each pass on a whole model as the pipeline hands it over: pure, valid, same outputs."""
+    check_pass(pass_name, _pipeline_inputs(model)[pass_name], light_model(model)[1])
