@@ -3,7 +3,7 @@
 Identity; Reshape/Flatten/Expand to the same shape; Cast to the same dtype; Pad of zeros;
 Concat, Sum, Max, Min, Mean of one input; Transpose by the identity permutation; Squeeze or
 Unsqueeze of no axes; Slice taking everything; Tile by ones; Resize/Upsample to the same
-size; Clip without bounds; Mul/Div by a constant 1 and Add/Sub of a constant 0 whose
+size at scale 1 (not tf_crop_and_resize); Clip without bounds; Mul/Div by a constant 1 and Add/Sub of a constant 0 whose
 broadcasting leaves the other operand's shape as it is; pooling with a 1x1 window, stride 1
 and no pads. A node whose output is a graph output stays unless its input can take the name.
 """
@@ -51,6 +51,13 @@ def _pool(node: Node) -> Value | None:
     return node.inputs[0] if trivial else None
 
 
+def _resize(node: Node) -> Value | None:
+    """Same size at scale 1 reads every pixel where it is, except when cropping to a roi."""
+    a = node.attrs
+    same = node.outputs[0].type == node.inputs[0].type and all(s == 1.0 for s in a.scales)
+    return node.inputs[0] if same and a.coordinate_transformation_mode != "tf_crop_and_resize" else None
+
+
 def _one_input(node: Node) -> Value | None:
     return node.inputs[0] if len(node.inputs) == 1 else None
 
@@ -77,7 +84,7 @@ FORWARDS: dict[str, Callable[[Node], Value | None]] = {
     "Unsqueeze": _same_type,
     "Cast": _same_type,
     "Tile": _same_type,
-    "Resize": lambda n: n.inputs[0] if n.outputs[0].type == n.inputs[0].type and all(s == 1.0 for s in n.attrs.scales) else None,
+    "Resize": _resize,
     "Upsample": lambda n: n.inputs[0] if all(s == 1.0 for s in n.attrs.scales) else None,
     "Pad": _pad,
     "Transpose": _transpose,

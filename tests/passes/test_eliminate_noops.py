@@ -113,3 +113,13 @@ def test_noop_producing_the_graph_output_renames_its_producer():
     out, _ = check_pass("eliminate-noops", b.graph(y))
     assert ops(out) == {"Relu": 1}
     assert out.outputs[0].name == y.name
+
+
+def test_resize_at_scale_one_goes_unless_it_crops():
+    b = Builder()
+    x = b.input(1, 2, 4, 4)
+    same = dict(sizes=[1, 2, 4, 4], scales=[1.0, 1.0, 1.0, 1.0], mode="linear")
+    y1 = b.op("Resize", x, **same)
+    y2 = b.op("Resize", x, **same, coordinate_transformation_mode="tf_crop_and_resize", roi=[0, 0, 0.25, 0.25, 1, 1, 0.75, 0.75])
+    out, _ = check_pass("eliminate-noops", b.graph(b.op("Relu", y1), b.op("Relu", y2)))
+    assert ops(out) == {"Resize": 1, "Relu": 2}
