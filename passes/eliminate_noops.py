@@ -3,9 +3,10 @@
 Identity; Reshape/Flatten/Expand to the same shape; Cast to the same dtype; Pad of zeros;
 Concat, Sum, Max, Min, Mean of one input; Transpose by the identity permutation; Squeeze or
 Unsqueeze of no axes; Slice taking everything; Tile by ones; Resize/Upsample to the same
-size at scale 1 (not tf_crop_and_resize); Clip without bounds; Mul/Div by a constant 1 and Add/Sub of a constant 0 whose
-broadcasting leaves the other operand's shape as it is; pooling with a 1x1 window, stride 1
-and no pads. A node whose output is a graph output stays unless its input can take the name.
+size at scale 1 (unless it crops to a roi); Clip without bounds; Mul/Div by a constant 1 and
+Add/Sub of a constant 0 whose broadcasting leaves the other operand's shape as it is; pooling
+with a 1x1 window, stride 1 and no pads. A node whose output is a graph output stays unless
+its input can take the name.
 """
 
 from __future__ import annotations
