@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 
 from passes_helpers import Builder, check_pass, light_model, ops

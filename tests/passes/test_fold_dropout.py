@@ -1,7 +1,8 @@
 import numpy as np
 
+from cnncc.backends.reference import interpret
 from cnncc.ir import Graph
-from passes_helpers import Builder, check_pass, ops
+from passes_helpers import Builder, assert_same_outputs, check_pass, ops, random_feeds
 
 
 def test_dropout_becomes_identity():
@@ -43,7 +44,7 @@ def test_consumed_mask_becomes_all_true():
     g = b.graph(z, mask)
     out, _ = check_pass("fold-dropout", g)
     assert "Dropout" not in ops(out)
-    res = __import__("cnncc.backends.reference", fromlist=["interpret"]).interpret(out, {x.name: np.ones((1, 3, 4), np.float32)})
+    res = interpret(out, {x.name: np.ones((1, 3, 4), np.float32)})
     assert res[mask.name].dtype == bool and res[mask.name].all()
 
 
@@ -52,7 +53,6 @@ def test_every_opset_form_from_onnx():
     from onnx import TensorProto, helper
 
     from cnncc.frontends.onnx import import_onnx
-    from passes_helpers import assert_same_outputs, random_feeds
 
     for opset, extra_inputs, with_mask in [(7, [], False), (10, [], True), (12, ["ratio"], True), (13, ["ratio", "tm"], False), (22, ["ratio", "tm"], True)]:
         inits = []
