@@ -74,7 +74,7 @@ def report(outcomes: list[cases.Outcome], markdown: bool = False) -> str:
             else:
                 other[o.status] += 1
         rows = [(op, c["passed"], c["failed"], c["skipped"]) for op, c in sorted(per_op.items())]
-        out.append(f"node cases of the {len({r[0].split(' ')[0] for r in rows})} ONNX ops cnncc converts:")
+        out += [f"node cases of the {len({r[0].split(' ')[0] for r in rows})} ONNX ops cnncc converts:", ""]
         out += table(rows, ("op", "passed", "failed", "skipped"), markdown)
         n_other_ops = len({o.op for o in node if o.op.replace(" (expanded)", "") not in CONVERTERS})
         out += ["", f"node cases of {n_other_ops} other ops (function-expanded ones may pass): "
@@ -85,7 +85,7 @@ def report(outcomes: list[cases.Outcome], markdown: bool = False) -> str:
         if o.status == "skipped":
             skips[(o.suite if o.suite != "node" else "node", skip_category(o.reason))] += 1
     if skips:
-        out.append("skip reasons:")
+        out += ["skip reasons:", ""]
         out += table([(f"{s}: {r}", n) for (s, r), n in skips.most_common()], ("reason", "cases"), markdown) + [""]
 
     failures = [o for o in outcomes if o.status == "failed"]
