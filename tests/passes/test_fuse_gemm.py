@@ -1,6 +1,7 @@
 import pytest
 
-from passes_helpers import Builder, check_pass, epilogues, ops
+from cnncc.passes.manager import optimize
+from passes_helpers import Builder, assert_same_outputs, check_pass, epilogues, ops, random_feeds
 
 
 @pytest.mark.parametrize("transB", [0, 1])
@@ -24,9 +25,6 @@ def test_gemm_full_c_and_residual():
 
 
 def test_gemm_without_c_and_matmul_pipeline():
-    from cnncc.passes.manager import optimize
-    from passes_helpers import assert_same_outputs, random_feeds
-
     b = Builder()
     x = b.input(4, 6)
     y = b.op("Tanh", b.op("Add", b.op("MatMul", x, b.rand(6, 7)), b.rand(7)))
