@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from onnx.backend.base import Backend, BackendRep
 
 from cnncc.errors import UnsupportedDtypeError, UsageError
 
@@ -31,16 +32,7 @@ DEFAULT_OPT_LEVEL = 2
 TARGET_DEVICES = {"reference": "CPU", "llvm": "CPU", "tvm-llvm": "CPU", "cuda": "CUDA"}
 
 
-def _onnx_base():
-    from onnx.backend.base import Backend, BackendRep
-
-    return Backend, BackendRep
-
-
-_Backend, _BackendRep = _onnx_base()
-
-
-class CnnccBackendRep(_BackendRep):
+class CnnccBackendRep(BackendRep):
     """A prepared model: compiles on first run for the fed shapes, then reuses the compilation."""
 
     def __init__(self, model, target: str, opt_level: int, options: Mapping[str, Any] | None = None):
@@ -152,7 +144,7 @@ def _with_constants(model, values: Mapping[str, np.ndarray]):
     return model
 
 
-class CnnccBackend(_Backend):
+class CnnccBackend(Backend):
     """onnx's Backend for one cnncc target (``reference`` here; see ``backend_for``)."""
 
     target = DEFAULT_TARGET
