@@ -58,7 +58,8 @@ class Value:
 
     @classmethod
     def constant(cls, name: str, data: Any, dtype: str | None = None) -> Value:
-        arr = np.ascontiguousarray(np.asarray(data, dtype=dtype))
+        arr = np.asarray(data, dtype=dtype)
+        arr = arr.copy() if arr.ndim == 0 else np.ascontiguousarray(arr)  # keep 0-d scalars 0-d
         return cls(name, TensorType(arr.shape, str(arr.dtype)), arr)
 
     @property
@@ -114,7 +115,8 @@ class Attrs(Mapping):
         return Attrs(self._items, **changes)
 
     def __repr__(self) -> str:
-        return ", ".join(f"{k}={_short(v)}" for k, v in self._items.items())
+        # Epilogues are what a reader of a fused node needs whole; other long values get cut.
+        return ", ".join(f"{k}={v!r}" if k == "epilogue" else f"{k}={_short(v)}" for k, v in self._items.items())
 
 
 def _freeze(v: Any) -> Any:

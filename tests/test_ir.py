@@ -88,3 +88,13 @@ def test_replace_all_uses_checks_types():
     g = small_graph()
     with pytest.raises(GraphError, match="types differ"):
         g.replace_all_uses(g.outputs[0], g.inputs[0])
+
+
+def test_scalar_constants_stay_scalars():
+    v = Value.constant("s", np.float32(2.5))
+    assert v.shape == () and v.data.shape == () and v.data.flags["C_CONTIGUOUS"]
+
+
+def test_epilogue_attribute_is_printed_whole():
+    epilogue = tuple(("max_pool", (3, 3), (2, 2), (0, 0, 1, 1), 0) for _ in range(4))
+    assert repr(epilogue) in repr(Attrs(epilogue=epilogue, pads=tuple(range(40))))
