@@ -6,7 +6,7 @@ each must be refused with UnsupportedOpError / UnsupportedDtypeError, never a cr
 
 import pytest
 
-from .cases import REFUSALS, backend, check, node_case_supported, node_cases, run_node_case
+from .cases import RECORDED, REFUSALS, Outcome, backend, check, node_case_op, node_case_supported, node_cases, run_node_case
 
 SUPPORTED = [c for c in node_cases() if node_case_supported(c)]
 UNSUPPORTED = [c for c in node_cases() if not node_case_supported(c)]
@@ -23,7 +23,8 @@ def test_unsupported_node_cases_are_refused_cleanly():
     for case in UNSUPPORTED:
         try:
             bk.prepare(case.model)
-        except REFUSALS:
+        except REFUSALS as exc:
+            RECORDED.append(Outcome("node", case.name, node_case_op(case), "skipped", str(exc)))
             continue
         except Exception as exc:  # noqa: BLE001
             wrong.append(f"{case.name}: {type(exc).__name__}: {exc}")
