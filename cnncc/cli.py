@@ -42,6 +42,21 @@ DisablePassOpt = Annotated[Optional[list[str]], typer.Option("--disable-pass", h
 PrintAfterOpt = Annotated[Optional[list[str]], typer.Option("--print-after", help="Print the IR after this pass, or after 'all' (repeatable).", show_default=False)]
 PassStatsOpt = Annotated[bool, typer.Option("--pass-stats", help="Print per-pass node counts and rewrites.")]
 TargetOpt = Annotated[str, typer.Option("--target", "-t", help="Backend: reference, llvm, tvm-llvm, cuda.")]
+DbOpt = Annotated[Optional[Path], typer.Option("--db", help="Tuning records folder written by `cnncc tune`; kernels without a record get the default schedule.", show_default=False)]
+CpuOpt = Annotated[Optional[str], typer.Option("--cpu", help="llvm: generate code for this CPU instead of the host (e.g. x86-64-v3 for AVX2 machines).", show_default=False)]
+ArchOpt = Annotated[Optional[str], typer.Option("--arch", help="cuda: GPU architecture, e.g. sm_80 or sm_90.", show_default=False)]
+
+
+def backend_options(db: Path | None = None, cpu: str | None = None, arch: str | None = None) -> dict:
+    """Only the options the user set: each backend rejects options it does not know."""
+    options = {}
+    if db is not None:
+        options["db_dir"] = db
+    if cpu is not None:
+        options["cpu"] = cpu
+    if arch is not None:
+        options["arch"] = arch
+    return options
 
 
 def parse_input_shapes(specs: list[str] | None) -> dict[str, tuple[int, ...]]:
@@ -217,6 +232,9 @@ def run(
     pass_stats: PassStatsOpt = False,
     seed: Annotated[int, typer.Option(help="Seed for random inputs.")] = 0,
     check: Annotated[bool, typer.Option("--check", help="Compare against the reference backend and print max abs/rel error.")] = False,
+    db: DbOpt = None,
+    cpu: CpuOpt = None,
+    arch: ArchOpt = None,
 ) -> None:
     """Run a model (or a compiled artifact directory) and print its outputs."""
     if Path(model).is_dir():
@@ -224,7 +242,7 @@ def run(
 
         compiled = cnncc.load(model)
     else:
-        compiled = _compile(model, target, input_shape, opt_level, disable_pass, print_after, pass_stats)
+        compiled = _compile(model, target, input_shape, opt_level, disable_pass, print_after, pass_stats, **backend_options(db, cpu, arch))
     feeds = load_inputs(input) or random_inputs(compiled.graph, seed)
     results = compiled.run(feeds)
 
@@ -286,11 +304,22 @@ def compile_cmd(
     disable_pass: DisablePassOpt = None,
     print_after: PrintAfterOpt = None,
     pass_stats: PassStatsOpt = False,
+    db: DbOpt = None,
+    cpu: CpuOpt = None,
+    arch: ArchOpt = None,
+    emit_source: Annotated[bool, typer.Option("--emit-source", help="Also write the generated source next to the artifact (LLVM IR for llvm, CUDA C for cuda).")] = False,
 ) -> None:
     """Compile a model into a deployable artifact directory."""
-    compiled = _compile(model, target, input_shape, opt_level, disable_pass, print_after, pass_stats)
+    compiled = _compile(model, target, input_shape, opt_level, disable_pass, print_after, pass_stats, **backend_options(db, cpu, arch))
     path = compiled.export(output)
-    out.print(f"wrote {path} ({compiled.target}, {len(compiled.graph.nodes)} kernels)")
+    out.print(f"wrote {path} ({compiled.target}, {len(compiled.graph.nodes)} nodes)")
+    if emit_source:
+        for name, text in compiled.sources().items():
+            dest = Path(path) / name
+            tmp = dest.with_name(f".{dest.name}.part")
+            tmp.write_text(text)
+            tmp.replace(dest)
+            out.print(f"wrote {dest}")
 
 
 @app.command()
@@ -344,6 +373,53 @@ def zoo(
     finally:
         tmp.unlink(missing_ok=True)
     out.print(f"wrote {path}")
+
+
+@app.command()
+def tune(
+    model: ModelArg,
+    target: Annotated[str, typer.Option("--target", "-t", help="Target to tune for: tvm-llvm, cuda (needs a GPU here), llvm.")] = "tvm-llvm",
+    db: Annotated[Path, typer.Option("--db", help="Tuning records folder (created; shared between models and runs).")] = Path("tuning"),
+    trials: Annotated[int, typer.Option(help="Measured candidates per kernel workload.", min=1)] = 64,
+    input_shape: InputShapeOpt = None,
+    opt_level: OptLevelOpt = 2,
+    arch: ArchOpt = None,
+) -> None:
+    """Tune every distinct kernel workload of a model and store the records for `compile --db`."""
+    import importlib
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from cnncc.backends import get_backend
+    from cnncc.compiler import import_model
+    from cnncc.passes.manager import optimize
+
+    backend, options = get_backend(target)
+    try:
+        tuning = importlib.import_module(f"{backend.__name__}.tuning")
+    except ModuleNotFoundError:
+        tuning = None
+    if tuning is None or not hasattr(tuning, "tune"):
+        raise UsageError(f"target {target!r} has no tuner yet; tune tvm-llvm or cuda")
+    if arch is not None:
+        options["arch"] = arch
+    graph = optimize(import_model(model, parse_input_shapes(input_shape)), opt_level)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} trials"), TimeElapsedColumn(), console=out, transient=True) as progress:
+        task = progress.add_task("tuning", total=None)
+
+        def on_progress(done: int, total: int, kernel: str) -> None:
+            progress.update(task, completed=done, total=total, description=f"tuning {kernel}")
+
+        results = tuning.tune(graph, trials=trials, db_dir=db, progress=on_progress, **options)
+    rows = tuning.summary_table(results)
+    table = Table(title=f"tuned for {target}: records in {db}")
+    for col in ("kernel", "op", "nodes", "trials", "best us", "default us", "speed-up", "reused"):
+        table.add_column(col, justify="left" if col in ("kernel", "op") else "right")
+    for row in rows:
+        fmt = lambda v: "-" if v is None else str(v)  # noqa: E731
+        table.add_row(row["kernel"], row["op"], fmt(row["nodes"]), fmt(row["trials"]), fmt(row["best_us"]), fmt(row["default_us"]), fmt(row["speedup"]), "yes" if row["reused"] else "no")
+    out.print(table)
+    out.print(f"compile with the records: cnncc compile {model} --target {target} --db {db}")
 
 
 def _int_list(text: str, what: str) -> list[int]:

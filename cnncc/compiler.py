@@ -40,6 +40,20 @@ class CompiledModel:
         values = [outs[n] for n in self.output_names]
         return values[0] if len(values) == 1 else tuple(values)
 
+    def sources(self) -> dict[str, str]:
+        """Generated source by file name (LLVM IR, CUDA C, ...), as far as the target keeps it."""
+        sources = getattr(self._executable, "sources", None)
+        if sources is not None:
+            return dict(sources())
+        found = {}
+        for method, filename in (("llvm_ir", "model.ll"), ("cuda_source", "kernels.cu")):
+            fn = getattr(self._executable, method, None)
+            if fn is not None:
+                found[filename] = fn()
+        if not found:
+            raise UsageError(f"target {self.target!r} keeps no generated source to emit")
+        return found
+
     def export(self, directory: str | Path) -> Path:
         export = getattr(self._executable, "export", None)
         if export is None:

@@ -122,3 +122,29 @@ def test_zoo_writes_a_model_with_random_weights(tmp_path):
     model = onnx.load(str(path))
     weights = [onnx.numpy_helper.to_array(t) for t in model.graph.initializer if len(t.dims) == 4]
     assert len(weights) == 26 and np.std(weights[0]) > 0.01
+
+
+def test_tune_then_compile_with_records(tmp_path):
+    """`cnncc tune` on the CPU TVM target writes records that `run --db` applies."""
+    rng = np.random.default_rng(0)
+    w = onnx.numpy_helper.from_array(rng.standard_normal((8, 3, 3, 3)).astype(np.float32), "w")
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]), helper.make_node("Relu", ["c"], ["y"])]
+    graph = helper.make_graph(
+        nodes, "conv", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 16, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 16, 16])], [w],
+    )
+    model = tmp_path / "conv.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(model))
+    db = tmp_path / "db"
+    rc, stdout, stderr = cli("tune", str(model), "--target", "tvm-llvm", "--trials", "2", "--db", str(db))
+    assert rc == 0, stderr
+    assert "FusedConv" in stdout and "trials" in stdout
+    assert any(db.rglob("database_tuning_record.json"))
+    rc, stdout, stderr = cli("run", str(model), "--target", "tvm-llvm", "--db", str(db), "--check")
+    assert rc == 0, stderr
+    assert "-> ok" in stdout
+
+
+def test_tune_refuses_targets_without_a_tuner(tmp_path):
+    rc, _, stderr = cli("tune", SQUEEZENET, "--target", "reference")
+    assert rc == 2 and "has no tuner yet" in stderr
