@@ -80,7 +80,10 @@ class TVMExecutable:
         else:
             feeds = _check_io(self.io, feeds)
         vm = self._ensure_vm()
-        args = [tvm.runtime.tensor(feeds[spec["name"]], self._dev) for spec in self.io["inputs"]]
+        args = [
+            tvm.runtime.tensor(np.asarray(feeds[spec["name"]], order="C").reshape(spec["shape"]), self._dev)
+            for spec in self.io["inputs"]
+        ]
         result = vm["main"](*args, *self._dev_weights)
         values = {name: result[i].numpy() for i, name in enumerate(self.outputs)}
         out = {}
@@ -171,7 +174,7 @@ def _check_io(io: dict, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray
         raise UsageError(f"inputs {sorted(feeds)} do not match the model's {names}")
     out = {}
     for s in io["inputs"]:
-        arr = np.ascontiguousarray(np.asarray(feeds[s["name"]]).astype(s["dtype"], copy=False))
+        arr = np.asarray(np.asarray(feeds[s["name"]]).astype(s["dtype"], copy=False), order="C")
         if list(arr.shape) != list(s["shape"]):
             raise ShapeError(f"input {s['name']}: got shape {list(arr.shape)}, the model was compiled for {s['shape']}")
         out[s["name"]] = arr

@@ -76,6 +76,9 @@ class KernelContext:
     out_types: list[TensorType]
     inputs: list[te.Tensor] = field(default_factory=list)
     tables: list[tuple[te.Tensor, np.ndarray]] = field(default_factory=list)
+    # set by a lowering whose compute the generic GPU rules mis-schedule: "fallback" = simple
+    # one-thread-per-output CUDA schedule
+    schedule_hint: str | None = None
 
     def __post_init__(self) -> None:
         self.inputs = [
@@ -93,7 +96,7 @@ class KernelContext:
     def table(self, data: np.ndarray) -> te.Tensor:
         """A constant array computed at compile time (index maps, weights of an interpolation),
         passed to the kernel as an extra input after the node's own inputs."""
-        data = np.ascontiguousarray(data)
+        data = np.asarray(data, order="C")
         ph = te.placeholder(data.shape, str(data.dtype), name=f"table{len(self.tables)}")
         self.tables.append((ph, data))
         return ph
@@ -109,6 +112,7 @@ class Kernel:
     func: tvm.tirx.PrimFunc  # unscheduled, global_symbol "main" (the form the tuner records)
     tables: list[np.ndarray]
     out_types: list[TensorType]
+    schedule_hint: str | None = None
     nodes: list[str] = field(default_factory=list)
 
 
@@ -144,7 +148,7 @@ def lower_node(node: Node) -> Kernel:
                 f"tvm backend: lowering of node {node.name!r} ({node.op}) produced {got}, the graph says {want}"
             )
     key = workload_key(node)
-    return Kernel(kernel_name(node, key), key, node.op, func, [d for _, d in ctx.tables], ctx.out_types)
+    return Kernel(kernel_name(node, key), key, node.op, func, [d for _, d in ctx.tables], ctx.out_types, ctx.schedule_hint)
 
 
 class KernelCache:

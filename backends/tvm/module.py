@@ -65,7 +65,7 @@ def schedule_kernels(cache: KernelCache, target, database=None) -> dict[str, tup
             func = apply_record(database, k.func, target)
             how = "tuned" if func is not None else "default"
         if func is None:
-            func = default_schedule(k.func, target, k.name)
+            func = default_schedule(k.func, target, k.name, k.schedule_hint)
         out[k.name] = (func.without_attr("global_symbol"), how)
     return out
 
@@ -118,7 +118,7 @@ def assemble(graph: Graph, target, database=None) -> Assembly:
         vname = fresh(name)
         var = relax.Var(vname, relax.TensorType(data.shape, str(data.dtype)))
         params.append(var)
-        weights.append(np.ascontiguousarray(data))
+        weights.append(np.asarray(data, order="C"))  # (ascontiguousarray makes 0-d arrays 1-d)
         weight_names.append(vname)
         return var
 
@@ -179,6 +179,7 @@ def build_module(mod: tvm.IRModule, target) -> tvm.runtime.Executable:
     try:
         return tvm.compile(mod, target=target, relax_pipeline=relax_pipeline())
     except Exception as exc:  # noqa: BLE001 - report as a backend failure with TVM's message
-        msg = str(exc).strip().splitlines()
-        raise BackendError(f"tvm backend: building for {target.kind.name} failed: {msg[-1] if msg else exc}") from exc
+        lines = [l.strip() for l in str(exc).splitlines() if l.strip()]
+        first = next((l for l in lines if "Error" in l), lines[0] if lines else repr(exc))
+        raise BackendError(f"tvm backend: building for {target.kind.name} failed: {first}") from exc
 

@@ -20,15 +20,16 @@ def mark_scheduled(func: tvm.tirx.PrimFunc) -> tvm.tirx.PrimFunc:
     return func.with_attr("tirx.is_scheduled", True)
 
 
-def default_schedule(func: tvm.tirx.PrimFunc, target: tvm.target.Target, name: str = "") -> tvm.tirx.PrimFunc:
+def default_schedule(func: tvm.tirx.PrimFunc, target: tvm.target.Target, name: str = "", hint: str | None = None) -> tvm.tirx.PrimFunc:
     if target.kind.name == "cuda":
-        return _cuda_default(func, target, name)
+        return _cuda_default(func, target, name, hint)
     return mark_scheduled(_cpu_default(func))
 
 
-def _cuda_default(func, target, name):
+def _cuda_default(func, target, name, hint=None):
     mod = tvm.IRModule({"main": func})
-    for rules in (_gpu_rules(), [dl.gpu.Fallback()]):
+    rule_sets = [[dl.gpu.Fallback()]] if hint == "fallback" else [_gpu_rules(), [dl.gpu.Fallback()]]
+    for rules in rule_sets:
         try:
             with target:
                 out = dl.ApplyDefaultSchedule(*rules)(mod)["main"]

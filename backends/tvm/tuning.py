@@ -151,7 +151,7 @@ def tune(
         best_s = _mean(records[0].run_secs) if records else None
         default_s = index.get(k.key, {}).get("default_seconds")
         if default_s is None and dev.exist:
-            default_s = measure(default_schedule(k.func, target, k.name), target, dev)
+            default_s = measure(default_schedule(k.func, target, k.name, k.schedule_hint), target, dev)
         result = KernelTuning(
             kernel=k.name,
             op=k.op,

@@ -24,8 +24,7 @@ UNARY = {
     "HardSigmoid": lambda a, x: tir.max(tir.min(_f(a.alpha) * x + _f(a.beta), _f(1)), _f(0)),
     "HardSwish": lambda a, x: x * tir.max(tir.min(x / _f(6) + _f(0.5), _f(1)), _f(0)),
     "Tanh": lambda a, x: tir.tanh(x),
-    # log(1 + e^x) without overflow: max(x, 0) + log(1 + e^-|x|)
-    "Softplus": lambda a, x: tir.max(x, _f(0)) + tir.log(_f(1) + tir.exp(-tir.abs(x))),
+    "Softplus": lambda a, x: _softplus(x),
     "Sqrt": lambda a, x: tir.sqrt(x),
     "Exp": lambda a, x: tir.exp(x),
     "Log": lambda a, x: tir.log(x),
@@ -35,7 +34,32 @@ UNARY = {
     "Floor": lambda a, x: tir.floor(x),
     "Ceil": lambda a, x: tir.ceil(x),
     "Erf": lambda a, x: tir.erf(x),
+    "Mish": lambda a, x: x * tir.tanh(_softplus(x)),
+    "Softsign": lambda a, x: x / (_f(1) + tir.abs(x)),
+    "Celu": lambda a, x: tir.max(x, _f(0)) + tir.min(_f(0), _f(a.alpha) * (tir.exp(x / _f(a.alpha)) - _f(1))),
+    "ThresholdedRelu": lambda a, x: tir.Select(x > _f(a.alpha), x, _f(0)),
+    "Gelu": lambda a, x: _gelu(x, a.approximate),
+    "Round": lambda a, x: tir.nearbyint(x),  # half to even, like ONNX and NumPy
+    "Sign": lambda a, x: _sign(x),
 }
+
+
+def _softplus(x):
+    """log(1 + e^x) without overflow: max(x, 0) + log(1 + e^-|x|)."""
+    return tir.max(x, _f(0)) + tir.log(_f(1) + tir.exp(-tir.abs(x)))
+
+
+def _gelu(x, approximate: str):
+    if approximate == "tanh":
+        inner = _f(0.7978845608028654) * (x + _f(0.044715) * x * x * x)
+        return _f(0.5) * x * (_f(1) + tir.tanh(inner))
+    return _f(0.5) * x * (_f(1) + tir.erf(x * _f(0.7071067811865476)))
+
+
+def _sign(x):
+    dt = dtype_of(x)
+    zero, one = tir.const(0, dt), tir.const(1, dt)
+    return tir.Select(x > zero, one, tir.Select(x < zero, -one, zero))
 
 
 def _unary(ctx: KernelContext):
@@ -50,17 +74,7 @@ register(*UNARY)(_unary)
 @register("Clip")
 def _clip(ctx: KernelContext):
     x, a = ctx.x, ctx.attrs
-    dt = x.dtype
-
-    def f(*i):
-        v = x[tuple(i)]
-        if a.min is not None:
-            v = tir.max(v, tir.const(a.min, dt))
-        if a.max is not None:
-            v = tir.min(v, tir.const(a.max, dt))
-        return v
-
-    return [te.compute(x.shape, f, name="clip")]
+    return [te.compute(x.shape, lambda *i: clip_expr(a, x[tuple(i)]), name="clip")]
 
 
 @register("Cast")
@@ -132,7 +146,53 @@ def _variadic(ctx: KernelContext):
 register(*VARIADIC)(_variadic)
 
 
-def elementwise_expr(op: str, attrs, x):
+def clip_expr(a, v):
+    dt = dtype_of(v)
+    if a.min is not None:
+        v = tir.max(v, tir.const(a.min, dt))
+    if a.max is not None:
+        v = tir.min(v, tir.const(a.max, dt))
+    return v
+
+
+def unary_expr(op: str, attrs, x):
     """The scalar expression of a unary op (the fused epilogues reuse the table)."""
-    return UNARY[op](attrs, x)
+    return clip_expr(attrs, x) if op == "Clip" else UNARY[op](attrs, x)
+
+
+# -- comparisons, logic, selection ---------------------------------------------------------
+PREDICATES = {
+    "Equal": lambda x, y: x == y,
+    "Greater": lambda x, y: x > y,
+    "Less": lambda x, y: x < y,
+    "GreaterOrEqual": lambda x, y: x >= y,
+    "LessOrEqual": lambda x, y: x <= y,
+    "And": tir.all,
+    "Or": tir.any,
+    # (x != y on bool lowers to a float compare in LLVM codegen)
+    "Xor": lambda x, y: tir.any(tir.all(x, tir.Not(y)), tir.all(tir.Not(x), y)),
+}
+
+
+def _predicate(ctx: KernelContext):
+    fn = PREDICATES[ctx.op]
+    x, y = ctx.inputs
+    r = len(ctx.out.shape)
+    return [te.compute(ctx.out.shape, lambda *i: fn(bcast(x, r, i), bcast(y, r, i)), name=ctx.op.lower())]
+
+
+register(*PREDICATES)(_predicate)
+
+
+@register("Not")
+def _not(ctx: KernelContext):
+    x = ctx.x
+    return [te.compute(x.shape, lambda *i: tir.Not(x[tuple(i)]), name="not")]
+
+
+@register("Where")
+def _where(ctx: KernelContext):
+    c, x, y = ctx.inputs
+    r = len(ctx.out.shape)
+    return [te.compute(ctx.out.shape, lambda *i: tir.Select(bcast(c, r, i), bcast(x, r, i), bcast(y, r, i)), name="where")]
 

@@ -13,24 +13,14 @@ import math
 from tvm import te
 
 from cnncc.ir import Attrs
-from cnncc.ops.fused import split_extras
+from cnncc.ops import get_op
+from cnncc.ops.fused import UNARY_STEPS, split_extras
 
 from ..lowering import KernelContext, register
 from .common import const, tir
-from .elementwise import UNARY
+from .elementwise import unary_expr
 from .nn import avg_pool_compute, conv_compute, gemm_compute, max_pool_compute
 
-# epilogue kind -> (op-table unary op, attributes from the step's parameters)
-ACTIVATIONS = {
-    "relu": ("Relu", lambda s: {}),
-    "leaky_relu": ("LeakyRelu", lambda s: {"alpha": s[1]}),
-    "sigmoid": ("Sigmoid", lambda s: {}),
-    "hard_sigmoid": ("HardSigmoid", lambda s: {"alpha": s[1], "beta": s[2]}),
-    "hard_swish": ("HardSwish", lambda s: {}),
-    "elu": ("Elu", lambda s: {"alpha": s[1]}),
-    "selu": ("Selu", lambda s: {"alpha": s[1], "gamma": s[2]}),
-    "tanh": ("Tanh", lambda s: {}),
-}
 POOLS = ("max_pool", "avg_pool", "global_avg_pool")
 
 
@@ -43,16 +33,10 @@ def step_expr(step: tuple, v, extra, idx):
         return v + extra[tuple(idx)]
     if kind == "prelu":
         return tir.Select(v < const(0.0), v * extra[idx[1]], v)
-    if kind == "clip":
-        if step[1] is not None:
-            v = tir.max(v, const(step[1]))
-        if step[2] is not None:
-            v = tir.min(v, const(step[2]))
-        return v
     if kind == "silu":
         return v / (const(1.0) + tir.exp(-v))
-    op, params = ACTIVATIONS[kind]
-    return UNARY[op](Attrs(params(step)), v)
+    op, names = UNARY_STEPS[kind]  # one op-table op, with the step's parameters as attributes
+    return unary_expr(op, get_op(op).normalize_attrs(dict(zip(names, step[1:]))), v)
 
 
 def apply_epilogue(y: te.Tensor, epilogue, extras) -> te.Tensor:

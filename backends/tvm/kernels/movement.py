@@ -9,7 +9,7 @@ import numpy as np
 from tvm import te, topi
 
 from cnncc.ir import Attrs
-from cnncc.ops.tensor import _nearest_index, resize_source_coords, upsample_as_resize_attrs
+from cnncc.ops.tensor import _cubic_weights, _nearest_index, resize_source_coords, upsample_as_resize_attrs
 
 from ..lowering import KernelContext, register
 from .common import all_of, bcast, const, tir
@@ -97,6 +97,9 @@ def _pad(ctx: KernelContext):
                 idx.append(tir.max(tir.min(src[i], hi[i] - 1), lo[i]))
                 continue
             span = hi[i] - lo[i]
+            if a.mode == "wrap":
+                idx.append(tir.floormod(src[i] - lo[i], span) + lo[i])
+                continue
             rel = tir.abs(src[i] - lo[i])  # reflect at the start
             rel = tir.Select(rel >= span, 2 * (span - 1) - rel, rel)  # and at the end
             idx.append(rel + lo[i])
@@ -106,36 +109,68 @@ def _pad(ctx: KernelContext):
 
 
 def _resize(ctx: KernelContext, a):
+    """Separable, like the reference: compile-time tables per resized axis (source indices,
+    weights, out-of-roi masks), one stage per axis for linear/cubic, one gather for nearest."""
     x = ctx.x
     dims = [int(d) for d in x.shape]
-    axes = [ax for ax in range(len(dims)) if not (dims[ax] == a.sizes[ax] and a.scales[ax] == 1.0)]
+    crop = a.coordinate_transformation_mode == "tf_crop_and_resize"
+    axes = [ax for ax in range(len(dims)) if crop or not (dims[ax] == a.sizes[ax] and a.scales[ax] == 1.0)]
+    extrapolate = const(a.get("extrapolation_value", 0.0) or 0.0)
+    coords = {ax: resize_source_coords(a, ax, dims[ax]) for ax in axes}
+    outside = {}
+    if crop:
+        outside = {ax: ctx.table(((coords[ax] < 0) | (coords[ax] > dims[ax] - 1)).astype("int32")) for ax in axes}
     if a.mode == "nearest":
-        tables = {ax: ctx.table(_nearest_index(resize_source_coords(a, ax, dims[ax]), a.nearest_mode, dims[ax], a.scales[ax]).astype("int32")) for ax in axes}
-        return [te.compute(ctx.out.shape, lambda *o: x[tuple([tables[ax][v] if ax in tables else v for ax, v in enumerate(o)])], name="resize")]
-    # linear: one interpolation stage per resized axis (separable, like the reference)
+        tables = {
+            ax: ctx.table(_nearest_index(coords[ax], a.nearest_mode, dims[ax], a.scales[ax]).astype("int32")) for ax in axes
+        }
+
+        def f(*o):
+            v = x[tuple(tables[ax][v] if ax in tables else v for ax, v in enumerate(o))]
+            for ax in outside:
+                v = tir.Select(outside[ax][o[ax]] != 0, extrapolate, v)
+            return v
+
+        return [te.compute(ctx.out.shape, f, name="resize")]
     y = x
     shape = list(dims)
     for ax in axes:
-        coords = np.clip(resize_source_coords(a, ax, dims[ax]), 0, dims[ax] - 1)
-        lo = np.floor(coords).astype(np.int64)
-        hi = np.minimum(lo + 1, dims[ax] - 1)
-        lo_t, hi_t = ctx.table(lo.astype("int32")), ctx.table(hi.astype("int32"))
-        fr_t = ctx.table((coords - lo).astype("float32"))
+        c, n = coords[ax], dims[ax]
+        if a.mode == "linear":
+            clipped = np.clip(c, 0, n - 1)
+            lo = np.floor(clipped).astype(np.int64)
+            idx = np.stack([lo, np.minimum(lo + 1, n - 1)], axis=1)
+            frac = clipped - lo
+            w = np.stack([1 - frac, frac], axis=1)
+        else:
+            base = np.floor(c)
+            raw = base.astype(np.int64)[:, None] + np.arange(-1, 3)
+            w = _cubic_weights(c - base, a.get("cubic_coeff_a", -0.75))
+            if a.get("exclude_outside", 0):
+                w = np.where((raw < 0) | (raw >= n), 0.0, w)
+                total = w.sum(axis=1, keepdims=True)
+                w = w / np.where(total == 0, 1.0, total)
+            idx = np.clip(raw, 0, n - 1)
         shape[ax] = a.sizes[ax]
-
-        y = te.compute(tuple(shape), _lerp(y, ax, lo_t, hi_t, fr_t), name=f"resize{ax}")
+        taps = _taps(y, ax, ctx.table(idx.astype("int32")), ctx.table(w.astype("float32")), outside.get(ax), extrapolate)
+        y = te.compute(tuple(shape), taps, name=f"resize{ax}")
     if y is x:
         y = te.compute(x.shape, lambda *i: x[tuple(i)], name="resize")
     return [y]
 
 
-def _lerp(y, axis, lo, hi, frac):
-    """Linear interpolation of ``y`` along ``axis`` from index tables lo/hi and weights frac."""
+def _taps(y, axis, idx, weight, outside, extrapolate):
+    """Weighted sum of the taps of ``y`` along ``axis`` (tables idx/weight of (out, taps))."""
+    taps = int(idx.shape[1])
 
     def f(*o):
-        at = lambda t: tuple(t[v] if k == axis else v for k, v in enumerate(o))  # noqa: E731
-        w = frac[o[axis]]
-        return y[at(lo)] * (const(1.0) - w) + y[at(hi)] * w
+        def at(t):
+            return tuple(idx[o[axis], t] if k == axis else v for k, v in enumerate(o))
+
+        v = y[at(0)] * weight[o[axis], 0]
+        for t in range(1, taps):
+            v = v + y[at(t)] * weight[o[axis], t]
+        return v if outside is None else tir.Select(outside[o[axis]] != 0, extrapolate, v)
 
     return f
 
@@ -208,3 +243,34 @@ def _range(ctx: KernelContext):
     if "int" in dt:
         return [te.compute(ctx.out.shape, lambda i: tir.const(a.start, dt) + i.astype(dt) * tir.const(a.delta, dt), name="range")]
     return [te.compute(ctx.out.shape, lambda i: (tir.const(a.start, "float64") + i.astype("float64") * tir.const(a.delta, "float64")).astype(dt), name="range")]
+
+
+# -- moving channels to and from space -----------------------------------------------------
+@register("DepthToSpace")
+def _depth_to_space(ctx: KernelContext):
+    x, a = ctx.x, ctx.attrs
+    b = a.blocksize
+    c_out = ctx.out.shape[1]
+
+    def f(n, c, h, w):
+        bh, bw = tir.indexmod(h, b), tir.indexmod(w, b)
+        src_c = (bh * b + bw) * c_out + c if a.mode == "DCR" else c * b * b + bh * b + bw
+        return x[n, src_c, tir.indexdiv(h, b), tir.indexdiv(w, b)]
+
+    return [te.compute(ctx.out.shape, f, name="depth_to_space")]
+
+
+@register("SpaceToDepth")
+def _space_to_depth(ctx: KernelContext):
+    x, a = ctx.x, ctx.attrs
+    b = a.blocksize
+    c_in = ctx.in_types[0].shape[1]
+
+    def f(n, c, h, w):
+        if a.mode == "DCR":  # c = (bh * b + bw) * C + ci
+            blk, ci = tir.indexdiv(c, c_in), tir.indexmod(c, c_in)
+        else:  # c = ci * b * b + bh * b + bw
+            ci, blk = tir.indexdiv(c, b * b), tir.indexmod(c, b * b)
+        return x[n, ci, h * b + tir.indexdiv(blk, b), w * b + tir.indexmod(blk, b)]
+
+    return [te.compute(ctx.out.shape, f, name="space_to_depth")]

@@ -212,6 +212,42 @@ def _instance_norm(ctx: KernelContext):
     return [te.compute(x.shape, f, name="instance_norm")]
 
 
+@register("LayerNormalization")
+def _layer_norm(ctx: KernelContext):
+    """Statistics over the axes from ``axis`` on; outputs y and, if asked, mean and 1/std."""
+    x, scale, *rest = ctx.inputs
+    bias = rest[0] if rest else None
+    shape = [int(d) for d in x.shape]
+    r = len(shape)
+    axis = ctx.attrs.axis % r
+    inner = shape[axis:]
+    stat_shape = tuple(d if i < axis else 1 for i, d in enumerate(shape))
+    inv_n = const(1.0 / math.prod(inner))
+
+    def reduce_over(name, body):
+        rk = [te.reduce_axis((0, d), name=f"{name}{i}") for i, d in enumerate(inner)]
+        return te.compute(stat_shape, lambda *o: te.sum(body(list(o[:axis]) + rk) * inv_n, axis=rk), name=name)
+
+    mean = reduce_over("ln_mean", lambda src: x[tuple(src)])
+    zero = [0] * (r - axis)
+
+    def sq(src):
+        d = x[tuple(src)] - mean[tuple(src[:axis] + zero)]
+        return d * d
+
+    var = reduce_over("ln_var", sq)
+    eps = const(ctx.attrs.epsilon)
+    inv_std = te.compute(stat_shape, lambda *o: const(1.0) / tir.sqrt(var[tuple(o)] + eps), name="ln_inv_std")
+
+    def f(*i):
+        stat = tuple(list(i[:axis]) + zero)
+        v = (x[tuple(i)] - mean[stat]) * inv_std[stat] * bcast(scale, r - axis, i[axis:])
+        return v + bcast(bias, r - axis, i[axis:]) if bias is not None else v
+
+    y = te.compute(x.shape, f, name="layer_norm")
+    return [y, mean, inv_std][: len(ctx.out_types)]
+
+
 @register("Softmax")
 def _softmax(ctx: KernelContext):
     return [topi.nn.softmax(ctx.x, axis=ctx.attrs.axis % len(ctx.x.shape))]

@@ -99,6 +99,40 @@ def fused_conv(x, w, epilogue, extras, **attrs):
     return make
 
 
+def unary_then(op, shape, **attrs):
+    """``op`` on a positive input (abs + 0.1 in the graph), for logs of sums."""
+
+    def make():
+        m = GraphMaker(op)
+        x = m.op("Add", m.op("Abs", m.input(shape)), m.const(np.float32(0.1)))
+        return m.graph(m.op(op, x, **attrs))
+
+    return make
+
+
+def round_case():
+    """Halves included: ONNX rounds half to even."""
+
+    def make():
+        m = GraphMaker("Round")
+        x = m.input((3, 5))
+        halves = m.const(np.array([-2.5, -1.5, -0.5, 0.5, 1.5], dtype=np.float32))
+        return m.graph(m.op("Round", x), m.op("Round", m.op("Add", m.op("Mul", x, m.const(np.float32(0.0))), halves)))
+
+    return make
+
+
+def argmax_ties():
+    """Repeated values: the first (or last) index must win, as in NumPy."""
+
+    def make():
+        m = GraphMaker("ArgMaxTies")
+        x = m.op("Floor", m.input((4, 6)))  # random normals floored: many ties
+        return m.graph(m.op("ArgMax", x, axis=1), m.op("ArgMax", x, axis=1, select_last_index=1, keepdims=0))
+
+    return make
+
+
 CASES = {
     # -- elementwise
     **{f"{op}": unary(op, (2, 3, 5, 7)) for op in ("Relu", "Sigmoid", "Tanh", "Exp", "Abs", "Neg", "Floor", "Ceil", "Erf", "HardSwish", "Softplus")},
@@ -228,6 +262,54 @@ def fused_gemm_case(epilogue, extras, **attrs):
 
     return make
 
+
+CASES.update({
+    # -- added with the op table's second round
+    **{op: unary(op, (2, 3, 7)) for op in ("Mish", "Softsign", "Sign")},
+    "Round": round_case(),
+    "Celu": unary("Celu", (3, 9), alpha=0.8),
+    "ThresholdedRelu": unary("ThresholdedRelu", (3, 9), alpha=0.3),
+    "Gelu": unary("Gelu", (3, 9)),
+    "Gelu-tanh": unary("Gelu", (3, 9), approximate="tanh"),
+    "Sign-int": single("Sign", [(3, 4)], dtypes={0: "int64"}),
+    "Equal-int": single("Equal", [(3, 4), (4,)], dtypes={0: "int64", 1: "int64"}),
+    "Greater": single("Greater", [(2, 3, 4), (3, 1)]),
+    "Less": single("Less", [(2, 3), (2, 3)]),
+    "GreaterOrEqual": single("GreaterOrEqual", [(2, 3), (1,)]),
+    "LessOrEqual": single("LessOrEqual", [(2, 3), (2, 1)]),
+    "And": single("And", [(2, 3), (3,)], dtypes={0: "bool", 1: "bool"}),
+    "Or": single("Or", [(2, 3), (2, 3)], dtypes={0: "bool", 1: "bool"}),
+    "Xor": single("Xor", [(2, 3), (2, 3)], dtypes={0: "bool", 1: "bool"}),
+    "Not": single("Not", [(2, 5)], dtypes={0: "bool"}),
+    "Where": single("Where", [(2, 1, 4), (3, 4), (2, 3, 1)], dtypes={0: "bool"}),
+    "LayerNormalization": single("LayerNormalization", [(2, 3, 8)], consts=[_pos(8), _w(8)], n_out=1),
+    "LayerNormalization-stats": single("LayerNormalization", [(2, 3, 4, 5)], consts=[_pos(4, 5)], axis=2, epsilon=1e-3),
+    "ReduceProd": single("ReduceProd", [(2, 3, 4)], axes=(1,)),
+    "ReduceL1": single("ReduceL1", [(2, 3, 4)], axes=(0, 2), keepdims=0),
+    "ReduceL2": single("ReduceL2", [(2, 3, 4)], axes=(2,)),
+    "ReduceSumSquare": single("ReduceSumSquare", [(2, 3, 4)], axes=(1, 2), keepdims=0),
+    "ReduceLogSum": unary_then("ReduceLogSum", (2, 3, 4), axes=(1,)),
+    "ReduceLogSumExp": single("ReduceLogSumExp", [(2, 3, 4)], axes=(0, 2), keepdims=0),
+    "ArgMax": single("ArgMax", [(3, 5, 4)], axis=1),
+    "ArgMin-last-nokeep": single("ArgMin", [(3, 5)], consts=(), axis=-1, keepdims=0, select_last_index=1),
+    "ArgMax-ties": argmax_ties(),
+    "DepthToSpace-DCR": single("DepthToSpace", [(1, 8, 2, 3)], blocksize=2),
+    "DepthToSpace-CRD": single("DepthToSpace", [(2, 12, 2, 2)], blocksize=2, mode="CRD"),
+    "SpaceToDepth": single("SpaceToDepth", [(1, 3, 4, 6)], blocksize=2),
+    "Pad-wrap": single("Pad", [(1, 2, 4, 5)], pads=(0, 0, 2, 1, 0, 0, 1, 3), mode="wrap"),
+    "Resize-cubic": single("Resize", [(1, 2, 5, 6)], mode="cubic", sizes=(1, 2, 9, 4), scales=(1.0, 1.0, 1.8, 2 / 3)),
+    "Resize-cubic-exclude": single(
+        "Resize", [(1, 1, 4, 4)], mode="cubic", exclude_outside=1, cubic_coeff_a=-0.5, sizes=(1, 1, 7, 7), scales=(1.0, 1.0, 1.75, 1.75)
+    ),
+    "Resize-crop": single(
+        "Resize", [(1, 1, 5, 6)], mode="linear", coordinate_transformation_mode="tf_crop_and_resize",
+        roi=(0.0, 0.0, -0.2, 0.1, 1.0, 1.0, 0.9, 1.3), extrapolation_value=-1.0, sizes=(1, 1, 4, 5), scales=(1.0, 1.0, 0.8, 5 / 6),
+    ),
+    "Resize-crop-nearest": single(
+        "Resize", [(1, 1, 5, 6)], coordinate_transformation_mode="tf_crop_and_resize",
+        roi=(0.0, 0.0, -0.2, 0.1, 1.0, 1.0, 0.9, 1.3), sizes=(1, 1, 4, 5), scales=(1.0, 1.0, 0.8, 5 / 6),
+    ),
+})
 
 CASES["FusedGemm-bias-relu"] = fused_gemm_case((("bias",), ("relu",)), [5])
 CASES["FusedGemm-alpha-add-prelu"] = fused_gemm_case((("add",), ("prelu",), ("clip", None, 0.3)), [(3, 5), 5], alpha=0.5)
