@@ -75,8 +75,9 @@ def lower_conv(k, node):
 
 def emit_conv(k, node, y, o_shape, bias=None, post=None):
     """Conv of inputs 0 (x) and 1 (w) of ``node`` into ``y`` (shape ``o_shape``), rows
-    initialized with ``bias`` (a per-channel pointer) or 0. ``post(rows, oc0, R, OW)`` runs
-    after a work item's R rows are accumulated (fused epilogues, while the rows are hot)."""
+    initialized with ``bias`` (a per-channel pointer) or 0. ``post(row0, plane, oc0, R, OW)``
+    runs after a work item's R rows (row r at y[row0 + r*plane ...]) are accumulated
+    (fused epilogues, while the rows are hot)."""
     a = node.attrs
     em = k.em
     x_shape, w_shape = k.in_shape(0), k.in_shape(1)
@@ -116,14 +117,15 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None):
     with k.parallel_loop(N * G * OB * OD * OH, Cg * KH * KW * OW * R) as t:
         n, g, ob, od, oh = em.unravel(t, [N, G, OB, OD, OH])
         oc0 = em.add(em.mul(g, Mg), em.mul(ob, R))
-        rows = [em.mul(em.add(em.add(em.mul(n, M), oc0), r), OD * OH * OW) for r in range(R)]
-        rows = [em.add(rw, em.mul(em.add(em.mul(od, OH), oh), OW)) for rw in rows]
+        plane = OD * OH * OW
+        row0 = em.add(em.mul(em.add(em.mul(n, M), oc0), plane), em.mul(em.add(em.mul(od, OH), oh), OW))
         if vec:
-            _vector_rows(k, geo, x, y, wp, bias, rows, oc0, n, g, ob, od, oh, V, OB)
+            _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, OB)
         else:
+            rows = [em.add(row0, r * plane) for r in range(R)]
             _scalar_rows(k, geo, x, y, wp, w_off, bias, rows, oc0, n, g, ob, od, oh, R)
         if post is not None:
-            post(rows, oc0, R, OW)
+            post(row0, plane, oc0, R, OW)
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,7 @@ def _scalar_rows(k, geo, x, y, wp, w_off, bias, rows, oc0, n, g, ob, od, oh, R):
                   R, geo.KW, geo.W, OW, geo.sw, geo.dw, geo.pw)
 
 
-def _vector_rows(k, geo, x, y, wp, bias, rows, oc0, n, g, ob, od, oh, V, OB):
+def _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, OB):
     """V output rows with the channels in the vector lanes (short rows): the row is cut into
     tiles of T pixels, each tile keeps T <V x float> accumulators; per tap one weight vector
     load feeds T FMAs with broadcast inputs. Tiles are unrolled, so which taps fall into the
@@ -200,6 +202,7 @@ def _vector_rows(k, geo, x, y, wp, bias, rows, oc0, n, g, ob, od, oh, V, OB):
     else:
         init = ir.Constant(VT, [0.0] * V)
     wbase = em.mul(em.add(em.mul(g, OB), ob), Cg * KH * KW * V)
+    spill = em.local(VT, count=T, name="spill")
 
     def tile(ow0, size, checked):
         """Output pixels ow0 .. ow0+size-1; ``checked``: ow0 is a compile-time int and taps
@@ -221,11 +224,13 @@ def _vector_rows(k, geo, x, y, wp, bias, rows, oc0, n, g, ob, od, oh, V, OB):
                     xs = b.shuffle_vector(b.insert_element(undef, xv, lane0), undef, splat)
                     acc = b.load(accs[j], typ=VT)
                     b.store(b.fadd(acc, b.fmul(wv, xs, flags=FAST), flags=FAST), accs[j])
+        # lanes go to V different output rows: spill the tile, then one row per iteration
         for j in range(size):
-            acc = b.load(accs[j], typ=VT)
-            for r in range(V):
-                em.store(b.extract_element(acc, ir.Constant(ir.IntType(32), r)), y,
-                         em.add(rows[r], em.add(ow0, j)), F32)
+            b.store(b.load(accs[j], typ=VT), b.gep(spill, [em.i64(j)], source_etype=VT))
+        with em.loop(0, V, name="lane") as r:
+            dst = em.add(em.add(row0, em.mul(r, plane)), ow0)
+            for j in range(size):
+                em.store(em.load(spill, em.add(j * V, r), F32), y, em.add(dst, j), F32)
 
     def static_tiles(lo, hi):
         for ow0 in range(lo, hi, T):

@@ -78,10 +78,11 @@ def lower_fused_conv(k, node):
     conv_type = infer_types("Conv", [v.type for v in node.inputs[:2]], conv_attrs)[0]
     y = k.scratch(conv_type.nbytes) if pool else k.out()
 
-    def post(rows, oc0, R, OW):
-        for r in range(R):
+    def post(row0, plane, oc0, R, OW):
+        with em.loop(0, R, name="er") as r:
+            base = em.add(row0, em.mul(r, plane))
             with em.loop(0, OW, name="e") as ow:
-                p = em.add(rows[r], ow)
+                p = em.add(base, ow)
                 v = em.load(y, p, F32)
                 for step, extra in point:
                     v = apply_step(em, step, v, extra, em.add(oc0, r), p)
