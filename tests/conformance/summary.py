@@ -1,4 +1,4 @@
-"""Conformance counts: ``python -m tests.conformance.summary [--suite S ...] [--markdown]``.
+"""Conformance counts: ``python -m tests.conformance.summary [--suite S ...] [--match RE] [--markdown]``.
 
 Runs every case of the chosen suites (all by default) through ``cnncc.onnx_backend`` and
 prints passed / failed / skipped per suite, per op for the node cases of ops cnncc converts,
@@ -32,12 +32,12 @@ def skip_category(reason: str) -> str:
     return reason
 
 
-def run(suites) -> list[cases.Outcome]:
+def run(suites, match: str | None = None) -> list[cases.Outcome]:
     bk = cases.backend()
     outcomes = []
     for suite in suites:
         start = time.perf_counter()
-        items = cases.suite_items(suite)
+        items = [(n, i) for n, i in cases.suite_items(suite) if not match or re.search(match, n)]
         for _, item in items:
             outcomes.append(cases.run_item(suite, item, bk))
         print(f"# {suite}: {len(items)} cases in {time.perf_counter() - start:.1f} s", file=sys.stderr)
@@ -98,8 +98,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.conformance.summary", description=__doc__.splitlines()[0])
     parser.add_argument("--suite", action="append", choices=cases.SUITES, help="repeatable; default: all")
     parser.add_argument("--markdown", action="store_true", help="tables in Markdown (for the README)")
+    parser.add_argument("--match", metavar="REGEX", help="only the cases whose name matches (e.g. 'conv|pool')")
     args = parser.parse_args(argv)
-    outcomes = run(args.suite or cases.SUITES)
+    outcomes = run(args.suite or cases.SUITES, args.match)
     print(report(outcomes, args.markdown))
     return 1 if any(o.status == "failed" for o in outcomes) else 0
 
