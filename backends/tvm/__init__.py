@@ -27,13 +27,15 @@ def build(
     db_dir: str | Path | None = None,
     mcpu: str | None = None,
     device_code: bool | None = None,
+    cpu: str | None = None,
     **options,
 ):
     """Compile ``graph`` for ``device`` ("cpu" or "cuda").
 
     db_dir: a tuning records folder (see tuning.py); kernels with a record use its best
     schedule, the others the default one. device_code (cuda): compile the kernels with nvcc
-    into the artifact (default: when nvcc is on PATH).
+    into the artifact (default: when nvcc is on PATH). cpu (or mcpu): the LLVM CPU name for
+    tvm-llvm (default: this machine's).
     """
     from .executable import TVMExecutable
     from .module import assemble, build_module
@@ -45,9 +47,9 @@ def build(
         from cnncc.errors import UsageError
 
         raise UsageError(f"tvm backend: unknown build option(s) {sorted(unknown)}")
-    target = make_target(device, arch=arch, mcpu=mcpu)
-    database = open_database(db_dir, target) if db_dir else None
-    asm = assemble(graph, target, database)
+    target = make_target(device, arch=arch, mcpu=mcpu or cpu)
+    records = open_database(db_dir, target) if db_dir else None
+    asm = assemble(graph, target, records)
     t0 = time.perf_counter()
     ex = build_module(asm.mod, target)
     asm.timings["compile"] = time.perf_counter() - t0

@@ -75,10 +75,7 @@ class TVMExecutable:
         return self._vm
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        if self.graph is not None:
-            feeds = check_feeds(self.graph, feeds)
-        else:
-            feeds = _check_io(self.io, feeds)
+        feeds = check_feeds(self.graph, feeds) if self.graph is not None else _check_io(self.io, feeds)
         vm = self._ensure_vm()
         args = [
             tvm.runtime.tensor(np.asarray(feeds[spec["name"]], order="C").reshape(spec["shape"]), self._dev)
@@ -125,6 +122,12 @@ class TVMExecutable:
             if m.kind == "llvm":
                 return m.inspect_source(fmt)
         return ""
+
+    def sources(self) -> dict[str, str]:
+        """Generated code by file name: CUDA C for cuda, the LLVM IR of the kernels for CPU."""
+        if self.device == "cuda":
+            return {"kernels.cu": self.cuda_source()}
+        return {"kernels.ll": self.host_source("ll")}
 
     # -- export ----------------------------------------------------------------------------
     def export(self, directory) -> Path:
@@ -200,4 +203,16 @@ def load_exported(directory: Path, meta: dict) -> TVMExecutable:
         install_fatbin(code["source_sha256"], fatbin.read_bytes())
     target = make_target(device)  # only its kind matters when running
     io = {"inputs": meta["inputs"], "outputs": meta["outputs"], "constant_outputs": meta.get("constant_outputs", {})}
-    return TVMExecutable(None, target, device, lib, weights, meta["returned"], io=io, device_code=code)
+    exe = TVMExecutable(_interface_graph(io), target, device, lib, weights, meta["returned"], io=io, device_code=code)
+    from cnncc.compiler import CompiledModel
+
+    return CompiledModel(exe.graph, exe, meta["target"])
+
+
+def _interface_graph(io: dict) -> Graph:
+    """A node-less Graph with the artifact's inputs and outputs: what callers of a loaded model
+    look at (names, shapes, dtypes), and what check_feeds validates against."""
+    from cnncc.ir import TensorType, Value
+
+    value = lambda s: Value(s["name"], TensorType(tuple(s["shape"]), s["dtype"]))  # noqa: E731
+    return Graph([value(s) for s in io["inputs"]], [value(s) for s in io["outputs"]], [], name="artifact")

@@ -21,7 +21,7 @@ from cnncc.errors import BackendError
 from cnncc.ir import Graph
 
 from .lowering import Kernel, KernelCache, workload_key
-from .schedule import default_schedule, mark_scheduled
+from .schedule import default_schedule
 
 
 @dataclass
@@ -30,7 +30,7 @@ class KernelReport:
     op: str
     key: str
     nodes: int
-    schedule: str  # "tuned" | "default"
+    schedule: str  # "tuned" | "default" | "default (record slower)"
 
 
 @dataclass
@@ -55,38 +55,25 @@ def lower_graph(graph: Graph) -> KernelCache:
     return cache
 
 
-def schedule_kernels(cache: KernelCache, target, database=None) -> dict[str, tuple[tvm.tirx.PrimFunc, str]]:
-    """Scheduled PrimFunc per kernel name: the best tuning record if the database has one,
-    else the default schedule (per kernel: a missing or broken record falls back)."""
+def schedule_kernels(cache: KernelCache, target, records=None) -> dict[str, tuple[tvm.tirx.PrimFunc, str]]:
+    """Scheduled PrimFunc per kernel name: the best tuning record if there is a usable one
+    (see tuning.TuningRecords), else the default schedule, decided kernel by kernel."""
     out = {}
     for k in cache:
         func, how = None, "default"
-        if database is not None:
-            func = apply_record(database, k.func, target)
-            how = "tuned" if func is not None else "default"
+        if records is not None:
+            func, how = records.schedule(k, target)
         if func is None:
             func = default_schedule(k.func, target, k.name, k.schedule_hint)
         out[k.name] = (func.without_attr("global_symbol"), how)
     return out
 
 
-def apply_record(database, func, target):
-    from tvm.s_tir import meta_schedule as ms
-
-    try:
-        sch = ms.tir_integration.compile_tir(database, tvm.IRModule({"main": func}), target)
-    except Exception:  # noqa: BLE001 - a record that no longer replays: use the default
-        return None
-    if sch is None:
-        return None
-    return mark_scheduled(sch.mod["main"])
-
-
-def assemble(graph: Graph, target, database=None) -> Assembly:
+def assemble(graph: Graph, target, records=None) -> Assembly:
     t0 = time.perf_counter()
     cache = lower_graph(graph)
     t1 = time.perf_counter()
-    scheduled = schedule_kernels(cache, target, database)
+    scheduled = schedule_kernels(cache, target, records)
     t2 = time.perf_counter()
 
     bb = relax.BlockBuilder()

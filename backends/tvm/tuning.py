@@ -61,13 +61,41 @@ def database_dir(db_dir: str | Path, target) -> Path:
     return Path(db_dir) / "tvm" / target_key(target)
 
 
-def open_database(db_dir: str | Path, target):
-    from tvm.s_tir import meta_schedule as ms
+class TuningRecords:
+    """The records of one target, as ``build`` uses them: per kernel, the best record's
+    schedule, unless the tuner measured it slower than the default schedule."""
 
+    def __init__(self, path: Path):
+        from tvm.s_tir import meta_schedule as ms
+
+        self.path = path
+        self.db = ms.database.JSONDatabase(work_dir=str(path), allow_missing=False)
+        index = path / "kernels.json"
+        self.index = json.loads(index.read_text()) if index.exists() else {}
+
+    def schedule(self, kernel, target):
+        """(scheduled PrimFunc or None, how): how is "tuned", "default" (no usable record) or
+        "default (record slower)"."""
+        import tvm
+        from tvm.s_tir import meta_schedule as ms
+
+        speedup = self.index.get(kernel.key, {}).get("speedup")
+        if speedup is not None and speedup < 1.0:
+            return None, "default (record slower)"
+        try:
+            sch = ms.tir_integration.compile_tir(self.db, tvm.IRModule({"main": kernel.func}), target)
+        except Exception:  # noqa: BLE001 - a record that no longer replays: use the default
+            return None, "default"
+        if sch is None:
+            return None, "default"
+        return sch.mod["main"].with_attr("tirx.is_scheduled", True), "tuned"
+
+
+def open_database(db_dir: str | Path, target) -> TuningRecords | None:
     path = database_dir(db_dir, target)
     if not (path / "database_workload.json").exists():
         return None
-    return ms.database.JSONDatabase(work_dir=str(path), allow_missing=False)
+    return TuningRecords(path)
 
 
 def tune(

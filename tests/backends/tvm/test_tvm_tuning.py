@@ -60,8 +60,17 @@ def test_records_are_in_the_database(tuned_db):
     assert index[results[0].workload]["kernel"] == results[0].kernel
 
 
+def _set_speedup(db, workload, speedup):
+    target = tvm_backend.build(tiny_conv(), device="cpu").target
+    path = database_dir(db, target) / "kernels.json"
+    index = json.loads(path.read_text())
+    index[workload]["speedup"] = speedup
+    path.write_text(json.dumps(index))
+
+
 def test_build_applies_the_records(tuned_db):
     db, results, _ = tuned_db
+    _set_speedup(db, results[0].workload, 2.0)  # whatever this noisy machine measured
     g = tiny_conv()
     default = tvm_backend.build(g, device="cpu")
     tuned = tvm_backend.build(g, device="cpu", db_dir=db)
@@ -74,6 +83,16 @@ def test_build_applies_the_records(tuned_db):
         np.testing.assert_allclose(tuned.run(feeds)[name], ref, rtol=1e-3, atol=1e-4)
 
 
+def test_record_measured_slower_than_default_is_not_used(tuned_db):
+    db, results, _ = tuned_db
+    _set_speedup(db, results[0].workload, 0.5)
+    try:
+        exe = tvm_backend.build(tiny_conv(), device="cpu", db_dir=db)
+        assert [k.schedule for k in exe.kernels] == ["default (record slower)"]
+    finally:
+        _set_speedup(db, results[0].workload, 2.0)
+
+
 def test_records_are_reused_across_models(tuned_db):
     db, results, _ = tuned_db
     other = tiny_conv(seed=5, extra_relu=True)  # same conv layer shape, other weights, one more op
@@ -81,8 +100,10 @@ def test_records_are_reused_across_models(tuned_db):
     by_op = {r.op: r for r in again}
     assert by_op["FusedConv"].reused and by_op["FusedConv"].workload == results[0].workload
     assert not by_op["Sigmoid"].reused
+    _set_speedup(db, results[0].workload, 2.0)
     exe = tvm_backend.build(other, device="cpu", db_dir=db)
-    assert {k.op: k.schedule for k in exe.kernels} == {"FusedConv": "tuned", "Sigmoid": "tuned"}
+    assert {k.op: k.schedule for k in exe.kernels}["FusedConv"] == "tuned"
+    assert {k.op: k.schedule for k in exe.kernels}["Sigmoid"] in ("tuned", "default (record slower)")
 
 
 def test_missing_database_falls_back_to_defaults(tmp_path):
