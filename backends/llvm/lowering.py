@@ -39,7 +39,7 @@ DEFAULT_PARAMS = {
     "gemm_row_block": 4,         # output rows sharing one pass over B in gemm/matmul
     "map_block": 4096,           # elements per work item of elementwise / copy kernels
     "parallel_min_work": 1 << 15,  # below this much work a kernel runs on one thread
-    "llvm_unroll": True,         # LLVM's loop unroller (compile time vs a little speed)
+    "llvm_unroll": False,        # LLVM's loop unroller: ~2x compile time, no measured speedup
 }
 
 
