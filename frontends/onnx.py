@@ -794,7 +794,6 @@ def _resize(imp: Importer, node, opset: int) -> None:
         sizes = imp.const(node, 3, "sizes")
         scales = None if scales is None or np.asarray(scales).size == 0 else [float(s) for s in scales]
         sizes = None if sizes is None or np.asarray(sizes).size == 0 else [int(s) for s in sizes]
-    roi = roi if coord == "tf_crop_and_resize" else None
     axes = a.get("axes")
     if axes is not None:
         axes = [normalize_axis(ax, r, "Resize") for ax in axes]
