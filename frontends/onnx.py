@@ -367,7 +367,6 @@ def upgrade_opset(model):
     opset = _default_opset(model)
     if opset >= MIN_OPSET or not any(n.domain in ("", "ai.onnx") for n in model.graph.node):
         return model
-    _reject_unsupported(model.graph, opset)  # name unsupported ops before converting
     from onnx import version_converter
 
     try:
