@@ -35,11 +35,12 @@ def check_feeds(graph: Graph, feeds: Mapping[str, np.ndarray]) -> dict[str, np.n
         arr = np.asarray(feeds[name])
         if tuple(arr.shape) != value.shape:
             raise ShapeError(
-                f"input {name}: got shape {list(arr.shape)}, the model was compiled for {list(value.shape)}"
+                f"input {name}: got shape {list(arr.shape)}, the model was compiled for {list(value.shape)}; "
+                f"feed that shape, or recompile with --input-shape {name}={','.join(map(str, arr.shape))}"
             )
         if str(arr.dtype) != value.dtype:
             if not np.can_cast(arr.dtype, value.dtype, casting="same_kind"):
-                raise ShapeError(f"input {name}: got dtype {arr.dtype}, expected {value.dtype}")
+                raise ShapeError(f"input {name}: got dtype {arr.dtype}, the model takes {value.dtype}; convert the input")
             arr = arr.astype(value.dtype)
         checked[name] = np.ascontiguousarray(arr)
     return checked
