@@ -115,7 +115,8 @@ def generate(graph: Graph, target: TargetInfo, params: dict | None = None) -> Ge
         off = blob.add(("const", id(loc.root)), loc.root.data)
         return b.gep(wt_arg, [ir.Constant(I64, off)], source_etype=I8, inbounds=True)
 
-    for k, info in kernels:
+    profile = _Profiler(mod, b, len(kernels)) if params.get("profile") else None
+    for ki, (k, info) in enumerate(kernels):
         node = k.node
         args = [pointer(o) for o in node.outputs]
         args += [pointer(v, used=i in k.used_inputs) for i, v in enumerate(node.inputs)]
@@ -124,18 +125,22 @@ def generate(graph: Graph, target: TargetInfo, params: dict | None = None) -> Ge
                     b.gep(tables, [ir.Constant(I64, j)], source_etype=PTR))
         args += [tables, scratch]
         if k.counters:  # zero the work counters
-            b.call(memset, [scratch, ir.Constant(I8, 0), ir.Constant(I64, 64 * k.counters), ir.Constant(ir.IntType(1), 0)])
+            b.call(memset, [scratch, ir.Constant(I8, 0), ir.Constant(I64, 64 * k.counters),
+                            ir.Constant(ir.IntType(1), 0)])
+        start = profile.now() if profile else None
         if not info.parallel:
             b.call(k.fn, args)
-            continue
-        thunk = _thunk(mod, k.fn, len(args))
-        for j, a in enumerate(args):
-            b.store(a, b.gep(argbuf, [ir.Constant(I64, j)], source_etype=PTR))
-        with b.if_else(serial) as (then, otherwise):
-            with then:
-                b.call(k.fn, args)
-            with otherwise:
-                b.call(gomp, [thunk, argbuf, nt_arg, ir.Constant(I32, 0)])
+        else:
+            thunk = _thunk(mod, k.fn, len(args))
+            for j, a in enumerate(args):
+                b.store(a, b.gep(argbuf, [ir.Constant(I64, j)], source_etype=PTR))
+            with b.if_else(serial) as (then, otherwise):
+                with then:
+                    b.call(k.fn, args)
+                with otherwise:
+                    b.call(gomp, [thunk, argbuf, nt_arg, ir.Constant(I32, 0)])
+        if profile:
+            profile.add(ki, start)
 
     # 3. outputs that are inputs, constants, views or repeated: copy at the end
     if plan.final_copies:
@@ -164,3 +169,31 @@ def _thunk(mod: ir.Module, fn: ir.Function, nargs: int) -> ir.Function:
     b.call(fn, vals)
     b.ret_void()
     return th
+
+
+PROFILE_SYMBOL = "cnncc_profile_ns"
+
+
+class _Profiler:
+    """With params["profile"]: the entry adds each kernel's wall time (ns, CLOCK_MONOTONIC)
+    to the global array ``cnncc_profile_ns[kernel]``."""
+
+    def __init__(self, mod: ir.Module, b: ir.IRBuilder, n: int):
+        self.b = b
+        self.table = ir.GlobalVariable(mod, ir.ArrayType(I64, n), PROFILE_SYMBOL)
+        self.table.initializer = ir.Constant(ir.ArrayType(I64, n), [0] * n)
+        self.clock = ir.Function(mod, ir.FunctionType(I32, [I32, PTR]), "clock_gettime")
+        self.ts = b.alloca(I64, size=ir.Constant(I64, 2), name="ts")
+
+    def now(self) -> ir.Value:
+        b = self.b
+        b.call(self.clock, [ir.Constant(I32, 1), self.ts])  # CLOCK_MONOTONIC
+        sec = b.load(self.ts, typ=I64)
+        nsec = b.load(b.gep(self.ts, [ir.Constant(I64, 1)], source_etype=I64), typ=I64)
+        return b.add(b.mul(sec, ir.Constant(I64, 1_000_000_000)), nsec)
+
+    def add(self, i: int, start: ir.Value) -> None:
+        b = self.b
+        slot = b.gep(self.table, [ir.Constant(I64, 0), ir.Constant(I64, i)], source_etype=self.table.value_type)
+        slot = b.inttoptr(b.ptrtoint(slot, I64), PTR)  # llvmlite's typed-pointer checks
+        b.store(b.add(b.load(slot, typ=I64), b.sub(self.now(), start)), slot)

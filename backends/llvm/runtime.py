@@ -71,6 +71,7 @@ class JitExecutable:
         self.plan = gen.plan
         self.num_threads = num_threads
         self._ee = llvm.create_mcjit_compiler(llmod, tm)  # owns llmod; keep alive
+        self._llmod, self._tm = llmod, tm
         self._ee.finalize_object()
         self._run = RUN_SIG(self._ee.get_function_address(ENTRY))
         self._weights = gen.blob.to_array()
@@ -79,7 +80,31 @@ class JitExecutable:
 
     @property
     def llvm_ir(self) -> str:
+        """The generated module before optimization."""
         return self.generated.llvm_ir
+
+    def optimized_ir(self) -> str:
+        return str(self._llmod)
+
+    def assembly(self) -> str:
+        return self._tm.emit_assembly(self._llmod)
+
+    def profile(self, feeds: Mapping[str, np.ndarray], runs: int = 10) -> list[dict]:
+        """Per-kernel wall time (ms per run, averaged over ``runs``), slowest first; needs
+        ``build(..., params={"profile": True})``."""
+        from .codegen import PROFILE_SYMBOL
+
+        if not self.generated.params.get("profile"):
+            raise UsageError("build with params={'profile': True} to profile kernels")
+        n = len(self.generated.kernels)
+        table = (ctypes.c_int64 * n).from_address(self._ee.get_global_value_address(PROFILE_SYMBOL))
+        self.run(feeds)
+        ctypes.memset(table, 0, 8 * n)
+        for _ in range(runs):
+            self.run(feeds)
+        rows = [{"kernel": k.name, "node": k.node_name, "op": k.op, "parallel": k.parallel,
+                 "ms": table[i] / 1e6 / runs} for i, k in enumerate(self.generated.kernels)]
+        return sorted(rows, key=lambda r: -r["ms"])
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         feeds = check_feeds(self.graph, feeds)

@@ -281,3 +281,23 @@ def test_equal_nodes_share_one_parallel_kernel(monkeypatch):
     for threads in ("1", "2"):
         monkeypatch.setenv("CNNCC_NUM_THREADS", threads)
         assert_close(exe.run(feeds), interpret(g, feeds))
+
+
+def test_profile_and_dumps():
+    g, feeds = small_cnn()
+    exe = llvm.build(g, params={"profile": True})
+    rows = exe.profile(feeds, runs=2)
+    assert len(rows) == len(exe.generated.kernels) and all(r["ms"] >= 0 for r in rows)
+    assert sum(r["ms"] for r in rows) > 0
+    assert "cnncc_run" in exe.optimized_ir() and "cnncc_run:" in exe.assembly()
+    assert_close(exe.run(feeds), interpret(g, feeds))
+
+
+def test_export_for_another_cpu(tmp_path):
+    from cnncc.backends.llvm.export import export_graph
+
+    g, feeds = small_cnn()
+    out = export_graph(g, tmp_path / "v3", cpu="x86-64-v3")
+    m = llvm.load(out)
+    assert m.meta["cpu"]["cpu"] == "x86-64-v3"
+    assert_close(m.run(feeds), interpret(g, feeds))
