@@ -43,33 +43,36 @@ def _cuda_default(func, target, name, hint=None):
 
 
 def _cpu_default(func):
-    """Parallelize the outermost data-parallel loop of each top-level block, fuse the padding
-    into its consumer. Good enough to run tests; meta_schedule does the real work."""
+    """Per top-level block: reductions (conv, gemm, pooling) get the innermost output loop
+    split and vectorized under the reduction loops (accumulating a row of outputs at once);
+    the outermost data-parallel loops run in parallel. Enough to run tests at a sane speed;
+    meta_schedule does the real work."""
     sch = tvm.s_tir.Schedule(tvm.IRModule({"main": func}))
-    root = sch.get_sblock("root")
-    for block in sch.get_child_blocks(root):
-        name = sch.get(block).name_hint
-        if name.startswith("pad_temp"):
-            try:
-                sch.compute_inline(block)
-            except Exception:  # noqa: BLE001 - keep it materialized
-                pass
     for block in sch.get_child_blocks(sch.get_sblock("root")):
-        loops = sch.get_loops(block)
-        if not loops:
-            continue
-        iters = sch.get(block).iter_vars
-        spatial = 0
-        for iv in iters:
-            if iv.iter_type != tvm.tirx.IterVar.DataPar:
-                break
-            spatial += 1
-        spatial = min(spatial, len(loops))
-        if spatial == 0:
-            continue
         try:
-            outer = sch.fuse(*loops[: min(spatial, 2)]) if spatial >= 2 else loops[0]
-            sch.parallel(outer)
-        except Exception:  # noqa: BLE001 - a block we cannot parallelize stays serial
+            _cpu_block(sch, block)
+        except Exception:  # noqa: BLE001 - a block this simple recipe does not fit stays as is
             pass
     return sch.mod["main"]
+
+
+def _cpu_block(sch, block) -> None:
+    loops = sch.get_loops(block)
+    kinds = [iv.iter_type for iv in sch.get(block).iter_vars]
+    if not loops or len(kinds) != len(loops):
+        return
+    n_spatial = next((i for i, k in enumerate(kinds) if k != tvm.tirx.IterVar.DataPar), len(kinds))
+    if n_spatial == 0:
+        return
+    spatial, reduce = list(loops[:n_spatial]), list(loops[n_spatial:])
+    if reduce and n_spatial >= 2:
+        extent = int(sch.get(spatial[-1]).extent)
+        vec = next((v for v in (16, 8, 4) if extent % v == 0 and extent > v), None)
+        if vec is not None:
+            outer, inner = sch.split(spatial[-1], [None, vec])
+            sch.reorder(*spatial[:-1], outer, *reduce, inner)
+            sch.decompose_reduction(block, reduce[0])
+            sch.vectorize(inner)
+            spatial = spatial[:-1] + [outer]
+    par = sch.fuse(*spatial[:2]) if len(spatial) >= 2 else spatial[0]
+    sch.parallel(par)

@@ -120,3 +120,29 @@ def test_cuda_tuning_without_gpu_is_a_clear_error(tmp_path):
         pytest.skip("a GPU is present")
     with pytest.raises(UsageError, match="no.*cuda|there is none"):
         tune(tiny_conv(), "cuda", trials=1, db_dir=tmp_path)
+
+
+def test_cuda_search_space_builds_without_gpu():
+    """The GPU tiling space of a fused conv (+ max-pool) and sampled candidates build to CUDA C;
+    measuring them needs a GPU (local runner) or an RPC runner."""
+    from tvm.s_tir import meta_schedule as ms
+
+    from cnncc.backends.tvm.module import lower_graph
+    from cnncc.backends.tvm.target import make_target
+    from cnncc.backends.tvm.tuning import _in_process_builder
+
+    m = GraphMaker("conv_pool")
+    x = m.input((1, 8, 12, 12), name="x")
+    w = m.const(np.full((16, 8, 3, 3), 0.01, np.float32))
+    y = m.op("FusedConv", x, w, kernel_shape=(3, 3), strides=(1, 1), pads=(1, 1, 1, 1), dilations=(1, 1),
+             epilogue=(("relu",), ("max_pool", (2, 2), (2, 2), (0, 0, 0, 0), 0)))
+    (kernel,) = list(lower_graph(m.graph(y)))
+    target = make_target("cuda", arch="sm_90")
+    ctx = ms.TuneContext(mod=kernel.func, target=target, space_generator="post-order-apply",
+                         search_strategy="replay-trace", task_name=kernel.name, num_threads=1)
+    spaces = ctx.generate_design_space()
+    assert spaces
+    ctx.pre_tuning(max_trials=2, num_trials_per_iter=2, design_spaces=spaces)
+    candidates = ctx.generate_measure_candidates()
+    results = _in_process_builder(ms).build([ms.builder.BuilderInput(c.sch.mod, target) for c in candidates])
+    assert results and all(r.error_msg is None for r in results), [r.error_msg for r in results]
