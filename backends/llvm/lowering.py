@@ -36,6 +36,7 @@ DEFAULT_PARAMS = {
     "conv_oc_block": 4,          # output channels per work item of the row kernel
     "conv_ow_tile": 8,           # output pixels per register tile of the channel-vector kernel
     "conv_unroll_ow": 32,        # rows up to this width are fully unrolled into tiles
+    "conv_plane_max": 1 << 15,   # depthwise planes up to this many floats use the plane kernel
     "gemm_row_block": 4,         # output rows sharing one pass over B in gemm/matmul
     "map_block": 4096,           # elements per work item of elementwise / copy kernels
     "parallel_min_work": 1 << 15,  # below this much work a kernel runs on one thread

@@ -90,6 +90,10 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None):
     if (len(o_shape) <= 4 and KH == KW == 1 and sh == sw == 1 and ph == pw == 0 and a.pads[-1] == 0
             and (len(o_shape) == 3 or a.pads[2] == 0)):
         H, W, OH, OW = 1, H * W, 1, OH * OW  # pointwise: one long row
+    plane_ok = len(o_shape) == 4 and Cg == 1 and Mg == 1 and sh == sw == 1 and k.params["conv_schedule"] != "rows"
+    if plane_ok and _padded_plane_size(H, W, OH, OW, KH, KW, dh, dw, ph, pw) <= int(k.params["conv_plane_max"]):
+        _depthwise_planes(k, node, y, bias, post, N, G, H, W, OH, OW, KH, KW, dh, dw, ph, pw)
+        return
     geo = _Geo(C, Cg, D, H, W, KD, KH, KW, sd, sh, sw, dd, dh, dw, pd, ph, pw, OW)
     KH = KD * KH  # (kd, kh) pairs are walked as one tap-row index
     wdata = k.const_input(1)
@@ -126,6 +130,51 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None):
             _scalar_rows(k, geo, x, y, wp, w_off, bias, rows, oc0, n, g, ob, od, oh, R)
         if post is not None:
             post(row0, plane, oc0, R, OW)
+
+
+def _padded_plane_size(H, W, OH, OW, KH, KW, dh, dw, ph, pw):
+    Hp = max(H + ph, OH + (KH - 1) * dh)
+    Wp = max(W + pw, OW + (KW - 1) * dw)
+    return Hp * Wp + (KW - 1) * dw + 1
+
+
+def _depthwise_planes(k, node, y, bias, post, N, G, H, W, OH, OW, KH, KW, dh, dw, ph, pw):
+    """Depthwise, stride 1: one work item is one channel plane. The plane is copied into a
+    zero-padded stack buffer of row pitch Wp; then every output pixel of the padded-width
+    grid is one long unit-stride loop (KH*KW FMAs per element, vectorized by LLVM), and the
+    valid OW columns of each row are copied out. Short rows stop mattering."""
+    em = k.em
+    b = em.b
+    Hp = max(H + ph, OH + (KH - 1) * dh)
+    Wp = max(W + pw, OW + (KW - 1) * dw)
+    size = _padded_plane_size(H, W, OH, OW, KH, KW, dh, dw, ph, pw)
+    pad = em.local(F32, count=size, name="plane")
+    acc = em.local(F32, count=OH * Wp, name="grid")
+    x, wt = k.inp(0), k.inp(1)
+    with k.parallel_loop(N * G, size + OH * Wp * KH * KW) as t:
+        g = em.rem(t, G)
+        with em.loop(0, size, name="z") as i:
+            em.store(em.fconst(0.0), pad, i, F32)
+        src = em.mul(t, H * W)
+        with em.loop(0, H, name="h") as h:
+            dst = em.add(em.mul(em.add(h, ph), Wp), pw)
+            row = em.add(src, em.mul(h, W))
+            with em.loop(0, W, name="w") as w:
+                em.store(em.load(x, em.add(row, w), F32), pad, em.add(dst, w), F32)
+        taps = [(em.load(wt, em.add(em.mul(g, KH * KW), kh * KW + kw), F32), kh * dh * Wp + kw * dw)
+                for kh in range(KH) for kw in range(KW)]
+        init = em.load(bias, g, F32) if bias is not None else em.fconst(0.0)
+        with em.loop(0, OH * Wp, name="q") as q:
+            v = init
+            for wv, off in taps:
+                v = b.fadd(v, b.fmul(wv, em.load(pad, em.add(q, off), F32), flags=FAST), flags=FAST)
+            em.store(v, acc, q, F32)
+        with em.loop(0, OH, name="oh") as oh:
+            out = em.add(em.mul(t, OH * OW), em.mul(oh, OW))
+            with em.loop(0, OW, name="ow") as ow:
+                em.store(em.load(acc, em.add(em.mul(oh, Wp), ow), F32), y, em.add(out, ow), F32)
+            if post is not None:
+                post(out, 0, g, 1, OW)
 
 
 @dataclass(frozen=True)

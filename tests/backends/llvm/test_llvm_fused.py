@@ -66,3 +66,9 @@ def test_fused_gemm(epilogue, kinds, transB):
     for kind in kinds:
         extras.append(rand(m, n, seed=4) if kind == "add" else const(rand(n, seed=5)))
     check_op("FusedGemm", [rand(m, k), const(b)] + extras, {"alpha": 0.5, "transB": transB, "epilogue": epilogue})
+
+
+def test_fused_depthwise_plane():
+    attrs = dict(kernel_shape=(3, 3), strides=(1, 1), pads=(1, 1, 1, 1), dilations=(1, 1), group=4,
+                 epilogue=(("bias",), ("clip", 0.0, 6.0)))
+    check_op("FusedConv", [rand(1, 4, 7, 6), const(rand(4, 1, 3, 3, seed=1)), const(rand(4, seed=2))], attrs)
