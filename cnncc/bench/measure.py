@@ -155,6 +155,11 @@ def run_case(
                 r.per_layer = p.per_layer()
             except Exception as exc:  # noqa: BLE001
                 r.per_layer = [{"error": str(exc)}]
+            for row in r.per_layer:
+                if row.get("time_s") and row.get("macs"):
+                    row["gflops"] = 2.0 * row["macs"] / row["time_s"] / 1e9
+                    if peak_gflops:
+                        row["percent_of_peak"] = 100.0 * row["gflops"] / peak_gflops
 
     ratios = []
     cnncc_results = [r for r, _ in prepared if r.name.startswith("cnncc-") and r.ok]
