@@ -92,3 +92,19 @@ def test_bench_rejects_bad_options(tmp_path, capsys):
 def test_statistics_helpers():
     assert percentile([3.0, 1.0, 2.0], 50) == 2.0
     assert geomean([0.5, 2.0]) == pytest.approx(1.0)
+
+
+def test_per_layer_profile_of_llvm_artifact(tmp_path, capsys):
+    model = tiny_cnn(tmp_path / "tiny.onnx")
+    out_json = tmp_path / "bench.json"
+    code = main(["bench", model, "--target", "llvm", "--against", "", "--repeat", "2", "--warmup", "0", "--per-layer", "--json", str(out_json)])
+    printed = " ".join(capsys.readouterr().out.split())
+    assert code == 0, printed
+    assert "per kernel, slowest first" in printed
+    (case,) = json.loads(out_json.read_text())["cases"]
+    (result,) = case["results"]
+    assert result["status"] == "ok"
+    rows = result["per_layer"]
+    assert rows and all("error" not in row for row in rows)
+    conv = next(row for row in rows if row["op"] == "FusedConv")
+    assert conv["macs"] == 8 * 16 * 16 * 27 and conv["time_s"] > 0 and conv["gflops"] > 0
