@@ -13,6 +13,7 @@ from .target import init_llvm
 
 
 def optimize_module(gen: GeneratedModule, tm, opt_level: int = 3):
+    # (opt_level is LLVM's; the graph-level -O levels are the pass manager's business)
     """Parse, verify and optimize; returns the llvmlite ModuleRef. Timings go into gen.timings."""
     init_llvm()
     gen.ir_module.data_layout = str(tm.target_data)

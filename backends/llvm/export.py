@@ -159,7 +159,8 @@ class ExportedModel:
         return values[0] if len(values) == 1 else tuple(values)
 
     def __repr__(self) -> str:
-        return f"<ExportedModel {self.meta.get('model')} target=llvm inputs={self.input_names} outputs={self.output_names}>"
+        return (f"<ExportedModel {self.meta.get('model')} target=llvm inputs={self.input_names} "
+                f"outputs={self.output_names}>")
 
     def run(self, feeds) -> dict[str, np.ndarray]:
         ins = []

@@ -83,6 +83,10 @@ class JitExecutable:
         """The generated module before optimization."""
         return self.generated.llvm_ir
 
+    def sources(self) -> dict[str, str]:
+        """What ``--emit-source`` writes: the IR as generated and optimized, and the assembly."""
+        return {"model.ll": self.llvm_ir, "model.opt.ll": self.optimized_ir(), "model.s": self.assembly()}
+
     def optimized_ir(self) -> str:
         return str(self._llmod)
 

@@ -11,7 +11,6 @@ A 1x1 stride-1 unpadded conv runs over the flattened spatial dimension.
 
 from __future__ import annotations
 
-import math
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -393,5 +392,3 @@ def lower_conv_transpose(k, node):
                                     em.store(b.fadd(em.load(y, p, F32), b.fmul(wv, xv, flags=FAST), flags=FAST),
                                              y, p, F32)
 
-
-__all__ = ["lower_conv", "conv_geometry", "math"]

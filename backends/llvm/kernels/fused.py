@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace as NS
 
-from cnncc.ir import Attrs, TensorType
+from cnncc.ir import Attrs
 from cnncc.ops import infer_types
 from cnncc.ops.fused import POOL_STEPS, STEP_EXTRAS
 
@@ -121,5 +121,3 @@ def lower_fused_gemm(k, node):
 
     gemm_core(k, batch=[], M=M, N=N, y=y, c=c, post=post if point else None, **ops)
 
-
-__all__ = ["apply_step", "TensorType"]

@@ -14,7 +14,7 @@ from cnncc.ir import Attrs
 from cnncc.ops import evaluate
 from cnncc.ops.tensor import upsample_as_resize_attrs
 
-from ..emit import F32, FAST, I32, I64, I8, llvm_type
+from ..emit import F32, FAST, I64, I8, llvm_type
 from ..lowering import VIEW_OPS, register
 from .strided import Access, broadcast_strides, contiguous_strides, emit_map
 
@@ -308,5 +308,3 @@ def _materialize(k, node):
     ptr = k.table(("value", node.name), np.ascontiguousarray(value, dtype=out.dtype))
     copy(k, k.out(), ptr, llvm_type(out.dtype), out.shape)
 
-
-__all__ = ["copy", "fill", "I32"]

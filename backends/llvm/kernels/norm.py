@@ -311,5 +311,3 @@ def _layer_norm(k, node):
         if len(node.outputs) > 2:
             em.store(inv, k.out(2), t, F32)
 
-
-__all__ = ["reduce", "broadcast_strides"]

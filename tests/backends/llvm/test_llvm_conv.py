@@ -70,7 +70,8 @@ CONV_T = [
                                        output_padding=(1, 1)), True),
     ((2, 4, 5, 6), (4, 2, 3, 2), dict(kernel_shape=(3, 2), strides=(3, 2), pads=(0, 1, 2, 0), dilations=(2, 1),
                                        output_padding=(0, 1), group=2), False),
-    ((1, 4, 7), (4, 3, 4), dict(kernel_shape=(4,), strides=(2,), pads=(1, 2), dilations=(1,), output_padding=(0,)), True),
+    ((1, 4, 7), (4, 3, 4), dict(kernel_shape=(4,), strides=(2,), pads=(1, 2), dilations=(1,),
+                                output_padding=(0,)), True),
     ((1, 2, 3, 4, 3), (2, 3, 3, 2, 3), dict(kernel_shape=(3, 2, 3), strides=(2, 1, 3), pads=(1, 0, 1, 0, 1, 1),
                                            dilations=(1, 2, 1), output_padding=(1, 0, 0)), True),
 ]

@@ -232,7 +232,8 @@ def test_c_api_checks_tensors(exported):
     good_y = (ctypes.c_int64 * 2)(1, 10)
     ins = (Tensor * 1)(Tensor(x.ctypes.data, 1, 4, bad))
     outs = (Tensor * 1)(Tensor(y.ctypes.data, 1, 2, good_y))
-    lib.cnncc_model_run_tensors.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+    lib.cnncc_model_run_tensors.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p,
+                                            ctypes.c_int]
     assert lib.cnncc_model_run_tensors(m, ins, 1, outs, 1) == 2  # CNNCC_ERR_SHAPE
     ins[0].shape = (ctypes.c_int64 * 4)(1, 3, 16, 16)
     ins[0].dtype = 7
@@ -301,3 +302,19 @@ def test_export_for_another_cpu(tmp_path):
     m = llvm.load(out)
     assert m.meta["cpu"]["cpu"] == "x86-64-v3"
     assert_close(m.run(feeds), interpret(g, feeds))
+
+
+def test_unknown_options_are_refused():
+    from cnncc.errors import UsageError
+
+    g, feeds = small_cnn()
+    with pytest.raises(UsageError, match="unknown option"):
+        llvm.build(g, tile=3)
+    with pytest.raises(UsageError, match="schedule parameter"):
+        llvm.build(g, params={"conv_tile": 3})
+
+
+def test_sources_for_emit_source(cnn):
+    g, feeds, exe, want = cnn
+    src = exe.sources()
+    assert set(src) == {"model.ll", "model.opt.ll", "model.s"} and "define" in src["model.ll"]
