@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from cnncc.errors import ModelLoadError
@@ -27,3 +30,18 @@ def load(directory: str | Path):
     if not hasattr(backend, "load"):
         raise ModelLoadError(f"target {meta.get('target')!r} cannot load artifacts")
     return backend.load(Path(directory), meta)
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary sibling of ``path`` to write into: renamed over ``path`` when the block
+    succeeds, removed when it fails, so no half-written file is ever left behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # keep the suffix: np.savez and savefig pick their format from it
+    tmp = path.with_name(f".{path.stem}.part{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

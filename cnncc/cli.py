@@ -284,14 +284,10 @@ def _check_against_reference(compiled, feeds, results) -> None:
 
 
 def _write_npz(path: Path, arrays: dict) -> None:
-    """Write to a temporary name, then rename: no half-written file on failure."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.npz")
-    try:
+    from cnncc.artifacts import atomic_path
+
+    with atomic_path(path) as tmp:
         np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 @app.command(name="compile")
@@ -310,15 +306,16 @@ def compile_cmd(
     emit_source: Annotated[bool, typer.Option("--emit-source", help="Also write the generated source next to the artifact (LLVM IR for llvm, CUDA C for cuda).")] = False,
 ) -> None:
     """Compile a model into a deployable artifact directory."""
+    from cnncc.artifacts import atomic_path
+
     compiled = _compile(model, target, input_shape, opt_level, disable_pass, print_after, pass_stats, **backend_options(db, cpu, arch))
     path = compiled.export(output)
     out.print(f"wrote {path} ({compiled.target}, {len(compiled.graph.nodes)} nodes)")
     if emit_source:
         for name, text in compiled.sources().items():
             dest = Path(path) / name
-            tmp = dest.with_name(f".{dest.name}.part")
-            tmp.write_text(text)
-            tmp.replace(dest)
+            with atomic_path(dest) as tmp:
+                tmp.write_text(text)
             out.print(f"wrote {dest}")
 
 
@@ -352,6 +349,7 @@ def zoo(
     import onnx
 
     from cnncc import zoo as zoo_models
+    from cnncc.artifacts import atomic_path
 
     if name is None:
         table = Table(title="zoo")
@@ -366,12 +364,8 @@ def zoo(
         return
     model, _ = zoo_models.get_model(name, random_weights=not shipped_weights, seed=seed)
     path = output or Path(f"{name}.onnx")
-    tmp = path.with_name(f".{path.name}.part")
-    try:
+    with atomic_path(path) as tmp:
         onnx.save(model, str(tmp))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     out.print(f"wrote {path}")
 
 

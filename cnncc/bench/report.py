@@ -13,6 +13,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from cnncc.artifacts import atomic_path
 from cnncc.bench.measure import Case, geomean
 
 
@@ -164,9 +165,19 @@ def to_json(cases: list[Case], info: dict, command: str) -> dict:
 
 
 def write_json(path: Path, payload: dict) -> None:
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(json.dumps(payload, indent=1, default=lambda o: None if isinstance(o, float) and not math.isfinite(o) else str(o)))
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(_finite(payload), indent=1, default=str, allow_nan=False))
+
+
+def _finite(value):
+    """JSON has no NaN or infinity: missing figures become null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def write_plot(path: Path, cases: list[Case], title: str) -> None:
@@ -201,7 +212,6 @@ def write_plot(path: Path, cases: list[Case], title: str) -> None:
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.part{path.suffix}")
-    fig.savefig(tmp, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
-    tmp.replace(path)
