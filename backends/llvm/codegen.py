@@ -104,6 +104,12 @@ def generate(graph: Graph, target: TargetInfo, params: dict | None = None) -> Ge
 
     def pointer(v: Value, used: bool = True) -> ir.Value:
         loc = plan[v]
+        p = base_pointer(loc, used)
+        if loc.offset:
+            p = b.gep(p, [ir.Constant(I64, loc.offset)], source_etype=I8, inbounds=True)
+        return p
+
+    def base_pointer(loc, used: bool) -> ir.Value:
         if loc.kind == "input":
             return b.load(b.gep(ins_arg, [ir.Constant(I64, loc.index)], source_etype=PTR), typ=PTR)
         if loc.kind == "output":

@@ -7,7 +7,9 @@
   colours the interference graph (networkx greedy colouring, largest buffers first) and
   gives each colour a slot as large as its largest member;
 * view ops (Reshape, Flatten, Squeeze, Unsqueeze, Identity) produce no code: their output
-  is the input's storage, whose lifetime grows to cover the view's readers.
+  is the input's storage, whose lifetime grows to cover the view's readers;
+* a Concat whose inputs are read by nothing else (and whose slices are contiguous) produces
+  no code either: each producer writes straight into its slice of the output.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import networkx as nx
+import numpy as np
 
 from cnncc.ir import Graph, Node, Value
 
@@ -24,8 +27,9 @@ from .weights import ALIGN, _round_up
 @dataclass(frozen=True)
 class Location:
     kind: str       # "input" | "output" | "arena" | "const"
-    index: int = 0  # input/output position, or byte offset in the arena
+    index: int = 0  # input/output position, or byte offset of the slot in the arena
     root: Value | None = None  # the value owning the storage (constants: itself)
+    offset: int = 0  # bytes into the owner's storage (slices of an in-place Concat)
 
 
 @dataclass
@@ -33,9 +37,10 @@ class MemoryPlan:
     locations: dict[int, Location]
     arena_size: int
     naive_size: int                       # sum of all arena intermediates, unshared
-    views: set[int] = field(default_factory=set)          # ids of nodes that are views
+    views: set[int] = field(default_factory=set)          # ids of nodes that need no kernel
     final_copies: list[tuple[int, Value]] = field(default_factory=list)  # (output index, source)
     colours: int = 0
+    inplace_concats: int = 0
 
     def __getitem__(self, v: Value) -> Location:
         return self.locations[id(v)]
@@ -43,7 +48,8 @@ class MemoryPlan:
     def summary(self) -> str:
         saved = 100.0 * (1 - self.arena_size / self.naive_size) if self.naive_size else 0.0
         return (f"arena {self.arena_size / 1e6:.2f} MB for {self.naive_size / 1e6:.2f} MB of "
-                f"intermediates ({saved:.0f}% saved, {self.colours} slots)")
+                f"intermediates ({saved:.0f}% saved, {self.colours} slots, "
+                f"{self.inplace_concats} concats in place)")
 
 
 def plan_memory(graph: Graph, view_ops: frozenset[str]) -> MemoryPlan:
@@ -58,18 +64,35 @@ def plan_memory(graph: Graph, view_ops: frozenset[str]) -> MemoryPlan:
             continue
         owned_output[id(v)] = k
 
-    root: dict[int, Value] = {}
+    # value -> (value whose storage it is part of, byte offset)
+    alias: dict[int, tuple[Value, int]] = {}
     views: set[int] = set()
     for n in nodes:
         if is_view(n, view_ops) and id(n.outputs[0]) not in owned_output:
-            src = n.inputs[0]
-            root[id(n.outputs[0])] = root.get(id(src), src)
+            alias[id(n.outputs[0])] = (n.inputs[0], 0)
             views.add(id(n))
+    inplace = 0
+    uses = graph.consumers()
+    for n in reversed(nodes):  # consumers first, so nested concats compose
+        if n.op == "Concat" and _concat_in_place(n, uses, alias, owned_output, input_pos):
+            out = n.outputs[0]
+            axis = n.attrs.axis % len(out.shape)
+            row = int(np.prod(out.shape[axis + 1:], dtype=np.int64)) * np.dtype(out.dtype).itemsize
+            pos = 0
+            for v in n.inputs:
+                alias[id(v)] = (out, pos * row)
+                pos += v.shape[axis]
+            views.add(id(n))
+            inplace += 1
 
-    def storage(v: Value) -> Value:
-        return root.get(id(v), v)
+    def resolve(v: Value) -> tuple[Value, int]:
+        off = 0
+        while id(v) in alias:
+            v, o = alias[id(v)]
+            off += o
+        return v, off
 
-    # lifetimes of storage roots: [defining node, last reading node]
+    # lifetimes of storage owners: [first defining node, last reading node]
     start: dict[int, int] = {}
     stop: dict[int, int] = {}
     owner: dict[int, Value] = {}
@@ -77,12 +100,13 @@ def plan_memory(graph: Graph, view_ops: frozenset[str]) -> MemoryPlan:
         if id(n) in views:
             continue
         for o in n.outputs:
-            start[id(o)] = i
-            stop[id(o)] = i
-            owner[id(o)] = o
+            r, _ = resolve(o)
+            start[id(r)] = min(start.get(id(r), i), i)
+            stop[id(r)] = max(stop.get(id(r), i), i)
+            owner[id(r)] = r
     for i, n in enumerate(nodes):
         for v in n.inputs:
-            r = storage(v)
+            r, _ = resolve(v)
             if id(r) in stop:
                 stop[id(r)] = max(stop[id(r)], i)
 
@@ -91,12 +115,11 @@ def plan_memory(graph: Graph, view_ops: frozenset[str]) -> MemoryPlan:
         if owned_output.get(id(v)) == k:
             continue
         final_copies.append((k, v))
-        r = storage(v)
+        r, _ = resolve(v)
         if id(r) in stop:
             stop[id(r)] = end
 
-    locations: dict[int, Location] = {}
-    arena_vals = [owner[i] for i in start if i not in owned_output]
+    arena_vals = [owner[i] for i in start if i not in owned_output and i not in input_pos]
     sizes = {id(v): _round_up(max(v.type.nbytes, 1), ALIGN) for v in arena_vals}
     g = nx.Graph()
     g.add_nodes_from(id(v) for v in arena_vals)
@@ -116,21 +139,21 @@ def plan_memory(graph: Graph, view_ops: frozenset[str]) -> MemoryPlan:
         slot_off[c] = off
         off += slot_size[c]
 
+    base: dict[int, Location] = {}
     for v in graph.inputs:
-        locations[id(v)] = Location("input", input_pos[id(v)], v)
+        base[id(v)] = Location("input", input_pos[id(v)], v)
     for c in graph.constants:
-        locations[id(c)] = Location("const", 0, c)
-    for vid, k in owned_output.items():
-        locations[vid] = Location("output", k, None)
+        base[id(c)] = Location("const", 0, c)
+    for v in graph.outputs:
+        if id(v) in owned_output:
+            base[id(v)] = Location("output", owned_output[id(v)], v)
     for v in arena_vals:
-        locations[id(v)] = Location("arena", slot_off[colouring[id(v)]], v)
-    for n in nodes:  # views, in order, so chains of views resolve
-        if id(n) in views:
-            src = locations[id(n.inputs[0])]
-            locations[id(n.outputs[0])] = src
-    for vid, k in owned_output.items():
-        v = next(o for o in graph.outputs if id(o) == vid)
-        locations[vid] = Location("output", k, v)
+        base[id(v)] = Location("arena", slot_off[colouring[id(v)]], v)
+    locations: dict[int, Location] = {}
+    for v in graph.values():
+        r, o = resolve(v)
+        b = base[id(r)]
+        locations[id(v)] = Location(b.kind, b.index, b.root, b.offset + o)
 
     return MemoryPlan(
         locations=locations,
@@ -139,7 +162,23 @@ def plan_memory(graph: Graph, view_ops: frozenset[str]) -> MemoryPlan:
         views=views,
         final_copies=final_copies,
         colours=len(slot_size),
+        inplace_concats=inplace,
     )
+
+
+def _concat_in_place(n: Node, uses, alias, owned_output, input_pos) -> bool:
+    """Can every input of Concat ``n`` be computed straight into its slice of the output?
+    Slices must be contiguous (nothing but 1s before the axis), and every input must be a
+    node output read only by this Concat, owning its bytes."""
+    out = n.outputs[0]
+    axis = n.attrs.axis % len(out.shape)
+    if any(d != 1 for d in out.shape[:axis]) or len({id(v) for v in n.inputs}) != len(n.inputs):
+        return False
+    for v in n.inputs:
+        if (v.is_constant or v.producer is None or id(v) in input_pos or id(v) in owned_output
+                or id(v) in alias or len(uses.get(id(v), [])) != 1):
+            return False
+    return True
 
 
 def is_view(node: Node, view_ops: frozenset[str]) -> bool:

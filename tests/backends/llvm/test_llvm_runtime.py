@@ -318,3 +318,36 @@ def test_sources_for_emit_source(cnn):
     g, feeds, exe, want = cnn
     src = exe.sources()
     assert set(src) == {"model.ll", "model.opt.ll", "model.s"} and "define" in src["model.ll"]
+
+
+@pytest.mark.parametrize("as_output", [False, True])
+def test_concat_in_place(as_output):
+    b = Builder()
+    x = Value("x", TensorType((1, 3, 6, 7)))
+    conv = dict(kernel_shape=(3, 3), strides=(1, 1), pads=(1, 1, 1, 1), dilations=(1, 1))
+    p = b.add("Conv", [x, b.const(rand(4, 3, 3, 3, seed=1))], **conv)
+    q = b.add("Relu", [x])
+    inner = b.add("Concat", [p, q], axis=1)            # nested into the outer concat
+    r = b.add("Conv", [x, b.const(rand(5, 3, 1, 1, seed=2))], **{**conv, "kernel_shape": (1, 1), "pads": (0,) * 4})
+    cat = b.add("Concat", [r, inner], axis=1)
+    outs = [cat] if as_output else [b.add("Sigmoid", [cat])]
+    g = Graph([x], outs, b.nodes)
+    g.validate()
+    exe = llvm.build(g)
+    assert exe.plan.inplace_concats == 2
+    assert not any(k.op == "Concat" for k in exe.generated.kernels)
+    feeds = {"x": rand(1, 3, 6, 7, seed=3)}
+    assert_close(exe.run(feeds), interpret(g, feeds))
+
+
+def test_concat_not_in_place_when_an_input_is_shared():
+    b = Builder()
+    x = Value("x", TensorType((1, 2, 4, 4)))
+    h = b.add("Relu", [x])
+    cat = b.add("Concat", [h, x], axis=1)   # x is a graph input: cannot move it
+    y = b.add("Add", [cat, cat])
+    g = Graph([x], [y, h], b.nodes)
+    exe = llvm.build(g)
+    assert exe.plan.inplace_concats == 0
+    feeds = {"x": rand(1, 2, 4, 4)}
+    assert_close(exe.run(feeds), interpret(g, feeds))
