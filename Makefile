@@ -37,7 +37,9 @@ demo: setup
 	mkdir -p $(DEMO)
 	$(BIN)/cnncc zoo squeezenet -o $(DEMO)/squeezenet.onnx
 	$(BIN)/cnncc inspect $(DEMO)/squeezenet.onnx -O2
-	$(BIN)/cnncc run $(DEMO)/squeezenet.onnx --target reference -O2 --output $(DEMO)/outputs.npz
+	$(BIN)/cnncc compile $(DEMO)/squeezenet.onnx --target llvm -o $(DEMO)/squeezenet
+	$(BIN)/cnncc run $(DEMO)/squeezenet --output $(DEMO)/outputs.npz
+	$(BIN)/cnncc run $(DEMO)/squeezenet.onnx --target llvm --check
 
 test: setup
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) tests

@@ -25,11 +25,27 @@ def load(directory: str | Path):
     """The CompiledModel stored in ``directory`` by ``CompiledModel.export``."""
     from cnncc.backends import get_backend
 
+    from cnncc.compiler import CompiledModel
+
     meta = read_meta(directory)
     backend, _ = get_backend(meta.get("target", "?"))
     if not hasattr(backend, "load"):
         raise ModelLoadError(f"target {meta.get('target')!r} cannot load artifacts")
-    return backend.load(Path(directory), meta)
+    loaded = backend.load(Path(directory), meta)
+    if isinstance(loaded, CompiledModel):
+        return loaded
+    return CompiledModel(signature_graph(meta), loaded, meta["target"])
+
+
+def signature_graph(meta: dict):
+    """A node-less Graph with an artifact's inputs and outputs (names, shapes, dtypes): all
+    that callers of a loaded model see of it."""
+    from cnncc.ir import Graph, TensorType, Value
+
+    def value(spec):
+        return Value(spec["name"], TensorType(tuple(spec["shape"]), spec["dtype"]))
+
+    return Graph([value(s) for s in meta["inputs"]], [value(s) for s in meta["outputs"]], [], name=meta.get("model", "artifact"))
 
 
 @contextmanager

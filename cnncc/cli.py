@@ -266,7 +266,9 @@ def run(
 def _check_against_reference(compiled, feeds, results) -> None:
     from cnncc.backends.reference import interpret
 
-    graph = compiled.source_graph or compiled.graph
+    graph = compiled.source_graph
+    if graph is None:
+        raise UsageError("--check needs the model: run the .onnx file with --target instead of a compiled artifact")
     expected = interpret(graph, feeds)
     worst_ok = True
     for name, ref in expected.items():

@@ -148,3 +148,22 @@ def test_tune_then_compile_with_records(tmp_path):
 def test_tune_refuses_targets_without_a_tuner(tmp_path):
     rc, _, stderr = cli("tune", SQUEEZENET, "--target", "reference")
     assert rc == 2 and "has no tuner yet" in stderr
+
+
+def test_compile_llvm_then_run_the_artifact(tmp_path):
+    out_dir = tmp_path / "sq"
+    rc, stdout, stderr = cli("compile", SQUEEZENET, "--target", "llvm", "-o", str(out_dir), "--emit-source")
+    assert rc == 0, stderr
+    assert (out_dir / "libmodel.so").is_file() and (out_dir / "model.h").is_file() and (out_dir / "meta.json").is_file()
+    assert any(p.suffix == ".ll" for p in out_dir.iterdir())
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.default_rng(3).standard_normal((1, 3, 224, 224)).astype(np.float32))
+    rc, stdout, stderr = cli("run", str(out_dir), "--input", f"data_0={x}", "--output", str(tmp_path / "a.npz"))
+    assert rc == 0, stderr
+    rc, stdout, stderr = cli("run", SQUEEZENET, "--input", f"data_0={x}", "--output", str(tmp_path / "b.npz"))
+    assert rc == 0, stderr
+    np.testing.assert_allclose(np.load(tmp_path / "a.npz")["softmaxout_1"], np.load(tmp_path / "b.npz")["softmaxout_1"], rtol=1e-3, atol=1e-6)
+    rc, _, stderr = cli("run", str(out_dir), "--check")
+    assert rc == 2 and "--check needs the model" in stderr
+    rc, _, stderr = cli("run", str(tmp_path))
+    assert rc == 2 and "not a cnncc artifact" in stderr
