@@ -81,6 +81,22 @@ def attach_device_code(ex, target, enabled: bool | None = None):
     return ex, info
 
 
+def prefer_nvcc_jit() -> None:
+    """Where the TVM runtime must compile CUDA source itself (no shipped fatbin, tuning
+    candidates) and NVRTC is unusable (no ``cuda-bindings`` package) but nvcc is there, let it
+    use nvcc. Explicit settings of TVM_CUDA_COMPILE_MODE / CUDA_PATH win."""
+    import importlib.util
+
+    try:
+        have_nvrtc = importlib.util.find_spec("cuda.bindings") is not None
+    except ModuleNotFoundError:
+        have_nvrtc = False
+    if not have_nvrtc and find_nvcc():
+        os.environ.setdefault("TVM_CUDA_COMPILE_MODE", "nvcc")
+        if Path("/usr/local/cuda").is_dir():
+            os.environ.setdefault("CUDA_PATH", "/usr/local/cuda")
+
+
 def install_fatbin(src_digest: str, fatbin: bytes) -> None:
     """Serve ``fatbin`` to the TVM runtime when it asks to compile the source ``src_digest``."""
     global _previous_hook

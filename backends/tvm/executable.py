@@ -66,6 +66,13 @@ class TVMExecutable:
                     f"tvm backend: no {self.device} device on this machine; export the artifact "
                     f"(cnncc compile -o DIR) and run it where a GPU is present"
                 )
+            if self.device == "cuda":
+                from .cuda import install_fatbin, prefer_nvcc_jit
+
+                prefer_nvcc_jit()
+                fatbin = self.device_code.get("binaries", {}).get("fatbin")
+                if fatbin:
+                    install_fatbin(self.device_code["source_sha256"], fatbin)
             try:
                 self._vm = relax.VirtualMachine(self.executable, dev)
             except Exception as exc:  # noqa: BLE001

@@ -134,6 +134,10 @@ def tune(
             f"tuning for {device} measures on a {device} device and there is none here; "
             "pass an RPC runner to a GPU host, or tune --target tvm-llvm"
         )
+    if device == "cuda":
+        from .cuda import prefer_nvcc_jit
+
+        prefer_nvcc_jit()  # the runner loads each candidate's CUDA source
     work_dir = database_dir(db_dir, target)
     work_dir.mkdir(parents=True, exist_ok=True)
     db = ms.database.JSONDatabase(work_dir=str(work_dir))

@@ -325,4 +325,3 @@ def bcast_batch(t: te.Tensor, batch, batch_rank):
     return lambda r, c: t[(*pre, r, c)]
 
 
-__all__ = ["avg_pool_compute", "bcast", "conv_compute", "gemm_compute", "max_pool_compute"]
