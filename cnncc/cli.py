@@ -447,13 +447,13 @@ def bench(
     seed: Annotated[int, typer.Option(help="Seed for the inputs.")] = 0,
 ) -> None:
     """Benchmark cnncc's generated code against onnxruntime / TVM, interleaved, with medians and ratios."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from cnncc import zoo as zoo_models
     from cnncc.backends.reference import interpret
     from cnncc.bench import contenders as bench_contenders
     from cnncc.bench import models as bench_models
-    from cnncc.bench.measure import run_case
+    from cnncc.bench.measure import Case, Result, run_case
     from cnncc.bench.peak import machine_peak
     from cnncc.bench.report import machine_info, print_case, print_summary, to_json, write_json, write_plot
     from cnncc.frontends.onnx import import_onnx
@@ -474,18 +474,31 @@ def bench(
     out.print(f"peak fp32: {peak.gflops_per_core:,.0f} GFLOP/s per core on {peak.cpu} ({peak.method}; cached per CPU)")
 
     cases = []
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=out, transient=True) as progress:
-        task = progress.add_task("loading", total=None)
-        step = lambda text: progress.update(task, description=text)  # noqa: E731
+    planned = None if min_time else len(specs) * len(batches) * len(thread_counts) * repeat
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} runs"), TimeElapsedColumn())
+    with Progress(*columns, console=out, transient=True) as progress:
+        task = progress.add_task("loading", total=planned)
+
+        def step(text: str) -> None:
+            progress.update(task, description=text, advance=1 if ", run " in text else 0)
+
         for spec in specs:
             name, model, default_shapes = bench_models.load(spec)
             for b in batches:
                 step(f"{name}: batch {b}: reference outputs")
                 specialized, shapes = bench_models.specialize(model, {**default_shapes, **shapes_given}, b)
                 feeds = bench_models.seeded_feeds(shapes, seed)
-                graph = import_onnx(specialized)
-                macs = graph_stats(graph).total_macs
-                expected = interpret(graph, feeds)
+                try:
+                    graph = import_onnx(specialized)
+                    macs = graph_stats(graph).total_macs
+                    expected = interpret(graph, feeds)
+                except CnnccError as exc:
+                    # e.g. a model that reshapes to a fixed batch of 1: no contender can run it
+                    for t in thread_counts:
+                        failed = [Result(c.name, status=f"model does not run at batch {b}: {exc}") for c in contenders]
+                        cases.append(Case(name, t, b, 0, failed, []))
+                    progress.console.print(f"skipped: {name}, batch {b}: {exc}", markup=False)
+                    continue
                 for t in thread_counts:
                     case = run_case(
                         name, specialized, shapes, feeds, contenders, t, b, macs, expected, peak.gflops(t),

@@ -138,8 +138,8 @@ def print_summary(console: Console, cases: list[Case], contender: str, peer: str
             case.model,
             str(case.threads),
             str(case.batch),
-            _ms(mine.median_s) if mine and mine.ok else (mine.status if mine else "-"),
-            _ms(other.median_s) if other and other.ok else (other.status if other else "-"),
+            _ms(mine.median_s) if mine and mine.ok else ("n/a" if mine else "-"),
+            _ms(other.median_s) if other and other.ok else ("n/a" if other else "-"),
             f"{ratio.median:.3f}" if ratio else "-",
             f"{ratio.p10:.3f}-{ratio.p90:.3f}" if ratio else "-",
         )
