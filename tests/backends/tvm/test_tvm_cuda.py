@@ -75,3 +75,18 @@ def test_unsupported_op_is_a_compile_error_naming_op_node_backend():
         tvm_backend.build(g, device="cuda")
     msg = str(info.value)
     assert "NoSuchOp" in msg and "weird_node" in msg and "tvm backend" in msg
+
+
+@needs_nvcc
+def test_fatbin_is_served_to_the_runtime_compile_hook():
+    """On a GPU host TVM compiles the module's CUDA source through tvm_callback_cuda_compile;
+    cnncc's hook answers with the shipped fatbin for exactly that source."""
+    import tvm_ffi
+
+    from cnncc.backends.tvm.cuda import install_fatbin, source_digest
+
+    exe = tvm_backend.build(small_cnn(), device="cuda")
+    src, fatbin = exe.cuda_source(), exe.device_code["binaries"]["fatbin"]
+    install_fatbin(source_digest(src), fatbin)
+    hook = tvm_ffi.get_global_func("tvm_callback_cuda_compile")
+    assert bytes(hook(src)) == fatbin
