@@ -103,6 +103,7 @@ def run_case(
     min_time_s: float | None = None,
     per_layer: bool = False,
     on_step: Callable[[str], None] | None = None,
+    on_run: Callable[[], None] | None = None,
 ) -> Case:
     """Prepare each contender, then run A B C A B C ... and collect per-run times."""
     prepared: list[tuple[Result, Prepared | None]] = []
@@ -139,6 +140,8 @@ def run_case(
         iteration += 1
         if on_step:
             on_step(f"{model_name}: {threads} thread(s), batch {batch}, run {iteration}")
+        if on_run:
+            on_run()
         enough_runs = iteration >= repeat
         if min_time_s is not None:
             enough_runs = iteration >= 5 and time.perf_counter() - started >= min_time_s * len(live)
