@@ -316,7 +316,43 @@ class Emitter:
         return self.intrinsic("minimum", [a, c])
 
     def exp(self, x):
-        return self.intrinsic("exp", [x])
+        """e**x for float32 in plain IR (Cephes expf: range reduction by ln 2, degree-5
+        polynomial, 2**n through the exponent bits), so loops calling it vectorize; libm's
+        expf would stay a scalar call. Inputs are clamped to [-87.3, 88.7]."""
+        b = self.b
+        c = self.fconst
+        x0 = x
+        x = self.intrinsic("minnum", [self.intrinsic("maxnum", [x, c(-87.33654)]), c(88.72283)])
+        fx = self.intrinsic("floor", [b.fadd(b.fmul(x, c(1.44269504088896341)), c(0.5))])
+        r = b.fsub(b.fsub(x, b.fmul(fx, c(0.693359375))), b.fmul(fx, c(-2.12194440e-4)))
+        z = b.fmul(r, r)
+        y = c(1.9875691500e-4)
+        for coef in (1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1):
+            y = b.fadd(b.fmul(y, r), c(coef))
+        y = b.fadd(b.fadd(b.fmul(y, z), r), c(1.0))
+        n = b.fptosi(fx, I32)
+        half = b.ashr(n, ir.Constant(I32, 1))  # 2**n as 2**half * 2**(n-half): n may be 128
+
+        def pow2(e):
+            return b.bitcast(b.shl(b.add(e, ir.Constant(I32, 127)), ir.Constant(I32, 23)), F32)
+        y = b.fmul(b.fmul(y, pow2(half)), pow2(b.sub(n, half)))
+        y = b.select(b.fcmp_ordered(">", x0, c(88.72283)), c(float("inf")), y)   # overflow, like expf
+        return b.select(b.fcmp_unordered("uno", x0, x0), x0, y)                      # NaN stays NaN
+
+    def tanh(self, x):
+        """tanh in plain IR (vectorizable): Cephes' odd polynomial for |x| < 0.625, else
+        sign(x) * (1 - 2 / (exp(2|x|) + 1))."""
+        b = self.b
+        c = self.fconst
+        ax = self.intrinsic("fabs", [x])
+        z = b.fmul(x, x)
+        p = c(-5.70498872745e-3)
+        for coef in (2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1):
+            p = b.fadd(b.fmul(p, z), c(coef))
+        small = b.fadd(b.fmul(b.fmul(p, z), x), x)
+        big = b.fsub(c(1.0), b.fdiv(c(2.0), b.fadd(self.exp(b.fmul(ax, c(2.0))), c(1.0))))
+        big = self.intrinsic("copysign", [big, x])
+        return b.select(b.fcmp_ordered("<", ax, c(0.625)), small, big)
 
     def log(self, x):
         return self.intrinsic("log", [x])

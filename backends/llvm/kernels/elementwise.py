@@ -66,7 +66,7 @@ def _softsign(em, x, a):
 
 
 def _mish(em, x, a):
-    return em.b.fmul(x, em.libm("tanhf", [_softplus(em, x, a)]))
+    return em.b.fmul(x, em.tanh(_softplus(em, x, a)))
 
 
 def _celu(em, x, a):
@@ -80,7 +80,7 @@ def _gelu(em, x, a):
     if a.approximate == "tanh":
         x3 = b.fmul(b.fmul(x, x), x)
         inner = b.fmul(em.fconst(0.7978845608028654), b.fadd(x, b.fmul(em.fconst(0.044715), x3)))
-        return b.fmul(b.fmul(em.fconst(0.5), x), b.fadd(em.fconst(1.0), em.libm("tanhf", [inner])))
+        return b.fmul(b.fmul(em.fconst(0.5), x), b.fadd(em.fconst(1.0), em.tanh(inner)))
     erf = em.libm("erff", [b.fmul(x, em.fconst(0.7071067811865476))])
     return b.fmul(b.fmul(em.fconst(0.5), x), b.fadd(em.fconst(1.0), erf))
 
@@ -113,7 +113,7 @@ UNARY = {
         em, em.b.fadd(em.b.fmul(em.fconst(a.alpha), x, flags=FAST), em.fconst(a.beta), flags=FAST)),
     "HardSwish": lambda em, x, a: em.b.fmul(x, _clamp01(
         em, em.b.fadd(em.b.fdiv(x, em.fconst(6.0)), em.fconst(0.5)))),
-    "Tanh": lambda em, x, a: em.libm("tanhf", [x]),
+    "Tanh": lambda em, x, a: em.tanh(x),
     "Softplus": _softplus,
     "Sqrt": lambda em, x, a: em.intrinsic("sqrt", [x]),
     "Exp": lambda em, x, a: em.exp(x),

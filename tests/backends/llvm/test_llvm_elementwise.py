@@ -96,3 +96,22 @@ def test_not_and_where():
     check_op("Not", [cond])
     check_op("Where", [cond, rand(3, 5), rand(2, 3, 1, seed=4)])
     check_op("Where", [cond, np.arange(5, dtype=np.int64), np.array(-1, np.int64)])
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the reference overflows on purpose
+@pytest.mark.parametrize("op", ["Exp", "Sigmoid", "Tanh", "Softplus", "Mish", "Gelu", "Elu", "Erf"])
+def test_transcendentals_over_wide_ranges(op):
+    x = np.concatenate([np.linspace(-100, 100, 401), np.linspace(-1, 1, 201), np.logspace(-8, -1, 50),
+                        -np.logspace(-8, -1, 50), [0.0, 88.5, -87.0, 89.0]]).astype(np.float32)
+    if op == "Exp":
+        x = x[x < 88.7]  # float32 overflow to inf is checked apart
+    check_op(op, [x])
+
+
+def test_exp_overflow_and_nan():
+    from cnncc.backends import llvm
+    from llvm_helpers import op_graph
+
+    g, feeds = op_graph("Exp", [np.array([100.0, -200.0, np.nan, 0.5], np.float32)])
+    out = llvm.build(g).run(feeds)["out0"]
+    assert np.isinf(out[0]) and out[1] < 1e-37 and np.isnan(out[2]) and abs(out[3] - np.exp(0.5)) < 1e-6
