@@ -5,7 +5,8 @@ kernels in one Relax module of call_tir's, built for ``cuda`` or TVM's LLVM CPU 
     exe.cuda_source(); exe.export("out/");  load("out/", meta)
 
 Files: lowering.py (the table, workload keys, kernel cache), kernels/ (the TE lowerings by
-op family), schedule.py (default schedules), module.py (Relax assembly and build),
+op family), schedule.py (default schedules), prepare.py (per-device graph adjustments),
+module.py (Relax assembly and build),
 cuda.py (nvcc: device code in the artifact), tuning.py (meta_schedule and the records
 database), executable.py (run, inspect, export, load), target.py.
 """
@@ -39,6 +40,7 @@ def build(
     """
     from .executable import TVMExecutable
     from .module import assemble, build_module
+    from .prepare import prepare
     from .target import make_target
     from .tuning import open_database
 
@@ -49,9 +51,9 @@ def build(
         raise UsageError(f"tvm backend: unknown build option(s) {sorted(unknown)}")
     target = make_target(device, arch=arch, mcpu=mcpu or cpu)
     records = open_database(db_dir, target) if db_dir else None
-    asm = assemble(graph, target, records)
+    asm = assemble(prepare(graph, device), target, records)
     t0 = time.perf_counter()
-    ex = build_module(asm.mod, target)
+    ex = build_module(asm, target)
     asm.timings["compile"] = time.perf_counter() - t0
     code = {}
     if device == "cuda":

@@ -30,7 +30,7 @@ class KernelReport:
     op: str
     key: str
     nodes: int
-    schedule: str  # "tuned" | "default" | "default (record slower)"
+    schedule: str  # "tuned" | "default" | "default (record slower)" | "fallback" (cuda rule failed)
 
 
 @dataclass
@@ -41,6 +41,7 @@ class Assembly:
     outputs: list[str]  # graph output names computed by main, in its tuple order
     kernels: list[KernelReport] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    cache: KernelCache | None = None
 
 
 def _ident(name: str) -> str:
@@ -141,6 +142,7 @@ def assemble(graph: Graph, target, records=None) -> Assembly:
         [v.name for v in computed],
         reports,
         {"lower": t1 - t0, "schedule": t2 - t1, "assemble": t3 - t2},
+        cache,
     )
 
 
@@ -162,11 +164,26 @@ def relax_pipeline():
     )
 
 
-def build_module(mod: tvm.IRModule, target) -> tvm.runtime.Executable:
-    try:
-        return tvm.compile(mod, target=target, relax_pipeline=relax_pipeline())
-    except Exception as exc:  # noqa: BLE001 - report as a backend failure with TVM's message
-        lines = [l.strip() for l in str(exc).splitlines() if l.strip()]
-        first = next((l for l in lines if "Error" in l), lines[0] if lines else repr(exc))
-        raise BackendError(f"tvm backend: building for {target.kind.name} failed: {first}") from exc
+def build_module(asm: Assembly, target, max_retries: int = 16) -> tvm.runtime.Executable:
+    """tvm.compile the assembled module. Some rule-based GPU schedules only fail when lowered
+    (e.g. a cross-thread reduction dlight chose for a grouped conv); TVM's error names the
+    kernel, which is then rescheduled with the simple fallback rule and the build retried."""
+    from .schedule import default_schedule
+
+    for _ in range(max_retries + 1):
+        try:
+            return tvm.compile(asm.mod, target=target, relax_pipeline=relax_pipeline())
+        except Exception as exc:  # noqa: BLE001 - report as a backend failure with TVM's message
+            text = str(exc)
+            lines = [line.strip() for line in text.splitlines() if line.strip()]
+            first = next((line for line in lines if "Error" in line), lines[0] if lines else repr(exc))
+            failed = re.search(r'GlobalVar\("(\w+)"\)', text)
+            report = next((k for k in asm.kernels if failed and k.name == failed.group(1)), None)
+            if target.kind.name != "cuda" or report is None or report.schedule == "fallback" or asm.cache is None:
+                raise BackendError(f"tvm backend: building for {target.kind.name} failed: {first}") from exc
+            kernel = next(k for k in asm.cache if k.name == report.name)
+            func = default_schedule(kernel.func, target, kernel.name, hint="fallback").without_attr("global_symbol")
+            asm.mod[asm.mod.get_global_var(kernel.name)] = func
+            report.schedule = "fallback"
+    raise BackendError(f"tvm backend: building for {target.kind.name} failed after {max_retries} reschedules")
 

@@ -123,6 +123,7 @@ def tune(
     from tvm.s_tir import meta_schedule as ms
 
     from .module import lower_graph
+    from .prepare import prepare
     from .schedule import default_schedule
 
     if trials < 1:
@@ -144,7 +145,7 @@ def tune(
     index_path = work_dir / "kernels.json"
     index = json.loads(index_path.read_text()) if index_path.exists() else {}
 
-    kernels = [k for k in lower_graph(graph) if k.op not in UNTUNED_OPS]
+    kernels = [k for k in lower_graph(prepare(graph, device)) if k.op not in UNTUNED_OPS]
     workloads = {k.name: db.commit_workload(tvm.IRModule({"main": k.func})) for k in kernels}
     todo = [k for k in kernels if retune or not db.get_top_k(workloads[k.name], 1)]
     t0 = time.perf_counter()

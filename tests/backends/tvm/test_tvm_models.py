@@ -98,7 +98,7 @@ def test_light_model_builds_for_cuda(name):
     exe = model._executable
     src = exe.cuda_source()
     assert src.count("__global__") >= 1
-    assert exe.kernels and all(k.schedule == "default" for k in exe.kernels)
+    assert exe.kernels and all(k.schedule in ("default", "fallback") for k in exe.kernels)
 
 
 def _check_light_on_cpu(name):
