@@ -17,7 +17,8 @@
  *
  * Threads: kernels split their work across an OpenMP (libgomp) team. The count comes from
  * $CNNCC_NUM_THREADS when the model is created (default: all cores) and can be changed
- * with cnncc_model_set_num_threads().
+ * with cnncc_model_set_num_threads(). On machines whose cores are busy with other work,
+ * run with OMP_WAIT_POLICY=passive: spinning idle threads then cost whole scheduler ticks.
  */
 #ifndef CNNCC_MODEL_H
 #define CNNCC_MODEL_H
