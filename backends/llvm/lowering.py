@@ -34,7 +34,9 @@ VIEW_OPS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", 
 DEFAULT_PARAMS = {
     "conv_schedule": "auto",     # "rows": always the width-vectorized row kernel
     "conv_oc_block": 4,          # output channels per work item of the row kernel
-    "conv_ow_tile": 8,           # output pixels per register tile of the channel-vector kernel
+    "conv_ow_tile": 0,           # output pixels per register tile of the channel-vector kernel
+                                 # (0: 8 with 32 vector registers (AVX-512), else 4)
+    "conv_oc_vectors": 2,        # channel vectors per register tile (tile = ow_tile x oc_vectors)
     "conv_unroll_ow": 32,        # rows up to this width are fully unrolled into tiles
     "conv_plane_max": 1 << 15,   # depthwise planes up to this many floats use the plane kernel
     "gemm_row_block": 4,         # output rows sharing one pass over B in gemm/matmul

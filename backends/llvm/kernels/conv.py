@@ -99,7 +99,10 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None):
     V = next((v for v in (k.target.vector_lanes, k.target.vector_lanes // 2, k.target.vector_lanes // 4)
               if v >= 4 and Mg % v == 0), 0)
     vec = wdata is not None and V > 0 and k.params["conv_schedule"] != "rows"
-    R = V if vec else _pick_block(Mg, int(k.params["conv_oc_block"]))
+    NV = max(1, int(k.params["conv_oc_vectors"])) if vec else 1
+    while NV > 1 and Mg % (NV * V):
+        NV -= 1
+    R = NV * V if vec else _pick_block(Mg, int(k.params["conv_oc_block"]))
     OB = Mg // R
 
     if wdata is not None:
@@ -123,7 +126,7 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None):
         plane = OD * OH * OW
         row0 = em.add(em.mul(em.add(em.mul(n, M), oc0), plane), em.mul(em.add(em.mul(od, OH), oh), OW))
         if vec:
-            _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, OB)
+            _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, NV, OB)
         else:
             rows = [em.add(row0, r * plane) for r in range(R)]
             _scalar_rows(k, geo, x, y, wp, w_off, bias, rows, oc0, n, g, ob, od, oh, R)
@@ -232,53 +235,58 @@ def _scalar_rows(k, geo, x, y, wp, w_off, bias, rows, oc0, n, g, ob, od, oh, R):
                   R, geo.KW, geo.W, OW, geo.sw, geo.dw, geo.pw)
 
 
-def _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, OB):
-    """V output rows with the channels in the vector lanes (short rows): the row is cut into
-    tiles of T pixels, each tile keeps T <V x float> accumulators; per tap one weight vector
-    load feeds T FMAs with broadcast inputs. Tiles are unrolled, so which taps fall into the
+def _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, NV, OB):
+    """NV*V output rows with the channels in the vector lanes: the row is cut into tiles of
+    T pixels, each tile keeps T x NV <V x float> accumulators; per tap NV weight vector loads
+    and T input broadcasts feed T*NV FMAs. Tiles are unrolled, so which taps fall into the
     padding is decided at compile time."""
     em = k.em
     b = em.b
     Cg, KH, KW, W, OW, sw, dw, pw = geo.Cg, geo.KD * geo.KH, geo.KW, geo.W, geo.OW, geo.sw, geo.dw, geo.pw
     VT = ir.VectorType(F32, V)
-    T = max(1, int(k.params["conv_ow_tile"]))
+    T = int(k.params["conv_ow_tile"]) or (8 if k.target.vector_bits >= 512 else 4)  # 0: fit the registers
     undef = ir.Constant(VT, ir.Undefined)
     splat = ir.Constant(ir.VectorType(ir.IntType(32), V), [0] * V)
     lane0 = ir.Constant(ir.IntType(32), 0)
+    RV = NV * V
     if bias is not None:
-        init = b.load(em.gep(bias, oc0, F32), typ=VT, align=4)
+        inits = [b.load(em.gep(bias, em.add(oc0, v * V), F32), typ=VT, align=4) for v in range(NV)]
     else:
-        init = ir.Constant(VT, [0.0] * V)
-    wbase = em.mul(em.add(em.mul(g, OB), ob), Cg * KH * KW * V)
-    spill = em.local(VT, count=T, name="spill")
+        inits = [ir.Constant(VT, [0.0] * V)] * NV
+    wbase = em.mul(em.add(em.mul(g, OB), ob), Cg * KH * KW * RV)
+    spill = em.local(VT, count=T * NV, name="spill")
 
     def tile(ow0, size, checked):
         """Output pixels ow0 .. ow0+size-1; ``checked``: ow0 is a compile-time int and taps
         in the padding are dropped, else every tap is known to be inside the row."""
-        accs = [em.local(VT, name="acc") for _ in range(size)]
-        for a in accs:
-            b.store(init, a)
+        accs = [[em.local(VT, name="acc") for _ in range(NV)] for _ in range(size)]
+        for row in accs:
+            for a, init in zip(row, inits):
+                b.store(init, a)
         with _input_rows(em, geo, n, g, od, oh) as (ic, kdh, xrow):
-            wkh = em.add(wbase, em.add(em.mul(ic, KH * KW * V), em.mul(kdh, KW * V)))
+            wkh = em.add(wbase, em.add(em.mul(ic, KH * KW * RV), em.mul(kdh, KW * RV)))
             for kw in range(KW):
                 taps = [(j, em.sub(em.add(em.mul(em.add(ow0, j), sw), kw * dw), pw)) for j in range(size)]
                 if checked:
                     taps = [(j, iw) for j, iw in taps if 0 <= iw < W]
                 if not taps:
                     continue
-                wv = b.load(em.gep(wp, em.add(wkh, kw * V), F32), typ=VT, align=4)
+                wvs = [b.load(em.gep(wp, em.add(wkh, kw * RV + v * V), F32), typ=VT, align=4) for v in range(NV)]
                 for j, iw in taps:
                     xv = em.load(x, em.add(xrow, iw), F32)
                     xs = b.shuffle_vector(b.insert_element(undef, xv, lane0), undef, splat)
-                    acc = b.load(accs[j], typ=VT)
-                    b.store(b.fadd(acc, b.fmul(wv, xs, flags=FAST), flags=FAST), accs[j])
-        # lanes go to V different output rows: spill the tile, then one row per iteration
+                    for wv, a in zip(wvs, accs[j]):
+                        b.store(b.fadd(b.load(a, typ=VT), b.fmul(wv, xs, flags=FAST), flags=FAST), a)
+        # lanes go to RV different output rows: spill the tile, then one row per iteration
         for j in range(size):
-            b.store(b.load(accs[j], typ=VT), b.gep(spill, [em.i64(j)], source_etype=VT))
-        with em.loop(0, V, name="lane") as r:
+            for v in range(NV):
+                b.store(b.load(accs[j][v], typ=VT), b.gep(spill, [em.i64(v * T + j)], source_etype=VT))
+        with em.loop(0, RV, name="lane") as r:
             dst = em.add(em.add(row0, em.mul(r, plane)), ow0)
+            vv, lane = em.div(r, V), em.rem(r, V)
             for j in range(size):
-                em.store(em.load(spill, em.add(j * V, r), F32), y, em.add(dst, j), F32)
+                src = em.add(em.mul(em.add(em.mul(vv, T), j), V), lane)
+                em.store(em.load(spill, src, F32), y, em.add(dst, j), F32)
 
     def static_tiles(lo, hi):
         for ow0 in range(lo, hi, T):
