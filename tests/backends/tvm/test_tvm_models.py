@@ -120,3 +120,21 @@ def test_light_squeezenet_matches_reference_on_cpu():
 @pytest.mark.parametrize("name", ["bvlc_alexnet", "densenet121", "inception_v1", "inception_v2", "resnet50", "shufflenet", "vgg19", "zfnet512"])
 def test_light_model_matches_reference_on_cpu(name):
     _check_light_on_cpu(name)
+
+
+# -- trained PP-OCR networks (hard-swish, resize, conv-transpose, matmul, layer statistics) --
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["ppocr-det", "ppocr-cls", "ppocr-rec"])
+def test_ppocr_model_matches_reference_on_cpu_and_builds_for_cuda(name):
+    from cnncc import zoo
+    from cnncc.errors import CnnccError
+
+    try:
+        model, shapes = zoo.get_model(name)
+    except (CnnccError, OSError) as exc:
+        pytest.skip(f"{name} is not available here: {exc}")
+    compiled = cnncc.compile(model, target="tvm-llvm", input_shapes=shapes)
+    feeds = random_feeds(compiled.graph)
+    assert_matches(compiled.graph, compiled.run(feeds), feeds)
+    exe = cnncc.compile(model, target="cuda", input_shapes=shapes, device_code=False)._executable
+    assert "__global__" in exe.cuda_source()
