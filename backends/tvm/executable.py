@@ -8,8 +8,10 @@ An exported artifact is a directory:
     kernels.fatbin  (cuda, when nvcc was found at build time) compiled device code
     meta.json       target, inputs/outputs, kernel list
 
-For cuda, ``model.so`` is built so that it carries the fatbin when nvcc was available (see
-``cuda.py``); otherwise it carries the CUDA source and the GPU host compiles it on first load.
+For cuda, ``model.so`` holds the host code and the CUDA *source*. ``kernels.fatbin`` (SASS for
+the target arch + PTX) is what ``load`` hands to the TVM runtime instead of compiling that
+source (see ``cuda.py``); without it the GPU host compiles the source on first load (NVRTC
+with the ``cuda-bindings`` package, or nvcc).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from .target import runtime_device
 class TVMExecutable:
     def __init__(
         self,
-        graph: Graph | None,
+        graph: Graph,
         target: tvm.target.Target,
         device: str,
         executable,
@@ -82,7 +84,7 @@ class TVMExecutable:
         return self._vm
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        feeds = check_feeds(self.graph, feeds) if self.graph is not None else _check_io(self.io, feeds)
+        feeds = check_feeds(self.graph, feeds)
         vm = self._ensure_vm()
         args = [
             tvm.runtime.tensor(np.asarray(feeds[spec["name"]], order="C").reshape(spec["shape"]), self._dev)
@@ -168,27 +170,10 @@ class TVMExecutable:
         return directory
 
 
-def _io_of(graph: Graph | None) -> dict:
-    if graph is None:
-        return {"inputs": [], "outputs": []}
+def _io_of(graph: Graph) -> dict:
     spec = lambda v: {"name": v.name, "shape": list(v.shape), "dtype": v.dtype}  # noqa: E731
     consts = {v.name: v.data for v in graph.outputs if v.is_constant}
     return {"inputs": [spec(v) for v in graph.inputs], "outputs": [spec(v) for v in graph.outputs], "constant_outputs": consts}
-
-
-def _check_io(io: dict, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    from cnncc.errors import ShapeError, UsageError
-
-    names = [s["name"] for s in io["inputs"]]
-    if set(names) != set(feeds):
-        raise UsageError(f"inputs {sorted(feeds)} do not match the model's {names}")
-    out = {}
-    for s in io["inputs"]:
-        arr = np.asarray(np.asarray(feeds[s["name"]]).astype(s["dtype"], copy=False), order="C")
-        if list(arr.shape) != list(s["shape"]):
-            raise ShapeError(f"input {s['name']}: got shape {list(arr.shape)}, the model was compiled for {s['shape']}")
-        out[s["name"]] = arr
-    return out
 
 
 def load_exported(directory: Path, meta: dict) -> TVMExecutable:
