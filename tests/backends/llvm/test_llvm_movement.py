@@ -86,6 +86,7 @@ def test_dropout_with_mask():
 @pytest.mark.parametrize("op,inputs,attrs", [
     ("Shape", [X], {}),
     ("Shape", [X], {"start": 1, "end": -1}),
+    ("Size", [X], {}),
     ("ConstantOfShape", [], {"shape": (2, 3), "value": 2.0}),
     ("ConstantOfShape", [], {"shape": (4,), "value": 3, "dtype": "int64"}),
     ("Range", [], {"start": 1, "limit": 10, "delta": 3}),
