@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 DEMO   := build/demo
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup system-deps demo test clean
+.PHONY: setup system-deps demo test test-gpu clean
 
 setup: $(STAMP) system-deps
 
@@ -43,6 +43,10 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) tests
+
+# The cuda builds run against the reference on a real GPU (skipped where there is none).
+test-gpu: setup
+	$(BIN)/python -m pytest -q -m gpu tests/backends/tvm
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .hypothesis
