@@ -4,20 +4,25 @@ exported as a shared library with a C API.
     exe = build(graph, cpu=None, params=None, num_threads=None)
     exe.run({"x": x}) -> {"y": y};  exe.export("out/");  load("out/")
 
+    tuning.tune(graph, db_dir="tuning"); build(graph, db_dir="tuning")   # tuned schedules
+
 Modules: target.py (which CPU), emit.py (IR helpers), lowering.py (op -> kernel table),
 kernels/ (one file per op family), memory.py (arena plan), weights.py (weight blob),
 codegen.py (kernels + entry), compile.py (verify + O3), runtime.py (JIT),
-export.py (libmodel.so + model.h + weights.bin + meta.json), c/ (the C runtime).
+export.py (libmodel.so + model.h + weights.bin + meta.json), c/ (the C runtime),
+tuning.py (per-workload schedule search) and records.py (its SQLite database).
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 from cnncc.ir import Graph
 
 from cnncc.errors import UsageError
 
+from . import records
 from .codegen import generate
 from .compile import optimize_module
 from .lowering import DEFAULT_PARAMS, supported_ops  # noqa: F401
@@ -32,7 +37,9 @@ def build(graph: Graph, cpu: str | None = None, params: dict | None = None, num_
     ``cpu``: another LLVM cpu for the code (e.g. "x86-64-v3"; the JIT still runs it here).
     ``params``: schedule parameters over ``lowering.DEFAULT_PARAMS`` (tile sizes, ...).
     ``num_threads``: fixed thread count (default: $CNNCC_NUM_THREADS at each run, else all
-    cores). ``db_dir``: tuning records; the llvm backend has no tuner yet and ignores it.
+    cores). ``db_dir``: a tuning records folder (tuning.py; default $CNNCC_TUNING_DB): each
+    kernel whose workload has a record gets the record's parameters (over ``params``), the
+    others the defaults.
     """
     if unknown:
         raise UsageError(f"llvm backend: unknown option(s) {', '.join(sorted(unknown))} "
@@ -42,7 +49,10 @@ def build(graph: Graph, cpu: str | None = None, params: dict | None = None, num_
         raise UsageError(f"llvm backend: unknown schedule parameter(s) {', '.join(sorted(unknown_params))}")
     t0 = time.perf_counter()
     target = resolve_target(cpu)
-    gen = generate(graph, target, params)
+    if db_dir is None and os.environ.get("CNNCC_TUNING_DB", "").strip():
+        db_dir = os.environ["CNNCC_TUNING_DB"].strip()
+    schedules = records.schedules(db_dir, target) if db_dir is not None else None
+    gen = generate(graph, target, params, schedules)
     tm = target.target_machine()
     llmod = optimize_module(gen, tm)
     t1 = time.perf_counter()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from llvmlite import ir
@@ -19,7 +20,7 @@ from cnncc.errors import BackendError
 from cnncc.ir import Graph, Value
 
 from .emit import I32, I64, I8, PTR, VOID, ITEMSIZE
-from .lowering import COUNTER_BYTES, DEFAULT_PARAMS, VIEW_OPS, Kernel, kernel_key, lowering_for
+from .lowering import COUNTER_BYTES, DEFAULT_PARAMS, VIEW_OPS, Kernel, kernel_key, lowering_for, workload_key
 from .memory import MemoryPlan, plan_memory
 from .target import TargetInfo
 from .weights import Blob
@@ -34,6 +35,8 @@ class KernelInfo:
     op: str
     parallel: bool
     work: int
+    workload: str = ""
+    schedule: dict = field(default_factory=dict)   # parameters that differ from the model's
 
 
 @dataclass
@@ -56,7 +59,10 @@ def _symbol(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", text)[:40]
 
 
-def generate(graph: Graph, target: TargetInfo, params: dict | None = None) -> GeneratedModule:
+def generate(graph: Graph, target: TargetInfo, params: dict | None = None,
+             schedules: Mapping[str, dict] | None = None) -> GeneratedModule:
+    """``params`` over DEFAULT_PARAMS for every kernel; ``schedules`` maps a workload key
+    (lowering.workload_key) to parameters for that kernel only (tuning records)."""
     t0 = time.perf_counter()
     params = {**DEFAULT_PARAMS, **(params or {})}
     plan = plan_memory(graph, VIEW_OPS)
@@ -74,7 +80,9 @@ def generate(graph: Graph, target: TargetInfo, params: dict | None = None) -> Ge
         key = kernel_key(node)
         first = seen.get(key)
         kname = f"k{i}_{_symbol(node.op)}"
-        k = Kernel(mod if first is None else ir.Module(), kname, node, blob, params, target)
+        wkey = workload_key(node) if schedules else ""
+        own = dict(schedules.get(wkey, {})) if schedules else {}
+        k = Kernel(mod if first is None else ir.Module(), kname, node, blob, {**params, **own}, target)
         try:
             lower(k, node)
         except (NotImplementedError, KeyError, ValueError) as exc:
@@ -84,7 +92,7 @@ def generate(graph: Graph, target: TargetInfo, params: dict | None = None) -> Ge
             seen[key] = k
         else:
             k.fn = first.fn
-        kernels.append((k, KernelInfo(k.fn.name, node.name, node.op, k.parallel, k.work)))
+        kernels.append((k, KernelInfo(k.fn.name, node.name, node.op, k.parallel, k.work, wkey, own)))
 
     # 2. the entry
     fnty = ir.FunctionType(VOID, [PTR, PTR, PTR, PTR, I32])

@@ -30,7 +30,8 @@ LOWERINGS: dict[str, LowerFn] = {}
 # ops whose output is the input's bytes under another shape: no code, same storage
 VIEW_OPS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout"})
 
-# default schedule parameters; build(..., params={...}) overrides them (later: the tuner)
+# default schedule parameters; build(..., params={...}) overrides them for every kernel,
+# tuning records (tuning.py) per kernel workload
 DEFAULT_PARAMS = {
     "conv_schedule": "auto",     # "rows": always the width-vectorized row kernel
     "conv_oc_block": 4,          # output channels per work item of the row kernel
@@ -183,6 +184,16 @@ class Kernel:
 
     def finish(self) -> None:
         self.em.finish()
+
+
+def workload_key(node: Node) -> str:
+    """A stable text naming what a node's kernel computes (op, every attribute in full, operand
+    types and which inputs are constants): the tuning records' key. Nodes with equal keys get
+    the same schedule, also across models."""
+    attrs = ",".join(f"{k}={node.attrs[k]!r}" for k in node.attrs)
+    ins = ",".join(f"{v.dtype}{list(v.shape)}{'c' if v.is_constant else ''}" for v in node.inputs)
+    outs = ",".join(f"{v.dtype}{list(v.shape)}" for v in node.outputs)
+    return f"{node.op}({ins})->({outs}){{{attrs}}}"
 
 
 def kernel_key(node: Node):

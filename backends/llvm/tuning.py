@@ -1,0 +1,281 @@
+"""Per-workload schedule search for the llvm backend, measured on this machine.
+
+    results = tune(graph, trials=64, db_dir="tuning")      # records -> db_dir/llvm.sqlite
+    exe = build(graph, db_dir="tuning")                    # each kernel gets its best record
+
+A kernel's schedule is its entries of DEFAULT_PARAMS (lowering.py): conv register tiles
+(output pixels x channel vectors), the row kernel's channel block, whether rows are unrolled,
+the depthwise plane kernel, Winograd, gemm row blocks. ``candidates(node, target)`` lists what
+may change for a node; the default schedule is always candidate 0 and always measured, so a
+record is never slower than the default as measured. Each candidate is built as a
+one-node model (same op, attributes, shapes and constant weights), checked against the
+default candidate's output, and timed through ``JitExecutable.time_runs`` (best of a few
+batches). Candidates that generate the same kernel IR as an earlier one are not measured again.
+
+Distinct workloads are keyed by ``lowering.workload_key``; records live in records.py's
+SQLite file, keyed by workload + CPU name + features. Workloads already recorded are reused,
+not tuned again (``retune=True`` measures them again and keeps the better record).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cnncc.errors import BackendError, UsageError
+from cnncc.ir import Graph, Node, Value
+
+from .codegen import generate
+from .compile import optimize_module
+from .lowering import DEFAULT_PARAMS, VIEW_OPS, workload_key
+from .records import Record, RecordsDB
+from .runtime import JitExecutable
+from .target import TargetInfo, resolve_target
+
+ProgressFn = Callable[[int, int, str], None]
+
+CONV_OPS = frozenset({"Conv", "FusedConv"})
+GEMM_OPS = frozenset({"Gemm", "MatMul", "FusedGemm"})
+
+
+@dataclass
+class Result:
+    kernel: str             # the first node with this workload
+    op: str
+    workload: str
+    nodes: int              # nodes of the graph with this workload
+    trials: int             # candidates measured (for a reused record: when it was tuned)
+    best_us: float | None
+    default_us: float | None
+    params: dict = field(default_factory=dict)   # the best schedule's non-default parameters
+    reused: bool = False
+
+    @property
+    def speedup(self) -> float | None:
+        if not self.best_us or self.default_us is None:
+            return None
+        return self.default_us / self.best_us
+
+
+# -- the search space -----------------------------------------------------------------------
+
+def _conv_shape(node: Node):
+    """(Cg, Mg, depthwise) of a conv node."""
+    w = node.inputs[1]
+    g = node.attrs.group
+    return w.shape[1], w.shape[0] // g, w.shape[1] == 1 and w.shape[0] == g
+
+
+def candidates(node: Node, target: TargetInfo) -> list[dict]:
+    """Schedules worth measuring for ``node``: parameter overrides, the default ({}) first."""
+    out: list[dict] = [{}]
+    if node.op in CONV_OPS:
+        Cg, Mg, depthwise = _conv_shape(node)
+        regs = 32 if target.vector_bits >= 512 else 16
+        if node.inputs[1].is_constant:
+            for nv in (1, 2, 3, 4):
+                for t in (2, 4, 6, 8, 10, 12, 14, 16):
+                    if t * nv + nv + 1 <= regs:
+                        for unroll in (32, 0):
+                            out.append({"conv_oc_vectors": nv, "conv_ow_tile": t, "conv_unroll_ow": unroll})
+        for r in (1, 2, 4, 8):
+            out.append({"conv_schedule": "rows", "conv_oc_block": r})
+        if depthwise:
+            out.append({"conv_plane_max": 0})
+        if _winograd_applies(node):
+            out.append({"conv_schedule": "winograd"})
+    elif node.op in GEMM_OPS:
+        for r in (1, 2, 3, 4, 6, 8):
+            out.append({"gemm_row_block": r})
+    # drop what equals the defaults
+    uniq, seen = [], set()
+    for c in out:
+        c = {k: v for k, v in c.items() if DEFAULT_PARAMS.get(k) != v}
+        key = tuple(sorted(c.items()))
+        if key not in seen:
+            seen.add(key)
+            uniq.append(c)
+    return uniq
+
+
+def _winograd_applies(node: Node) -> bool:
+    try:
+        from .kernels.winograd import applies
+    except ImportError:
+        return False
+    return applies(node)
+
+
+def tunable(node: Node, target: TargetInfo) -> bool:
+    return node.op not in VIEW_OPS and len(candidates(node, target)) > 1
+
+
+# -- measuring ------------------------------------------------------------------------------
+
+def single_node_graph(node: Node) -> Graph:
+    """``node`` alone: its non-constant inputs become graph inputs, its constants stay."""
+    mapping: dict[int, Value] = {}
+    inputs, args = [], []
+    for v in node.inputs:
+        if v.is_constant:
+            args.append(v)
+            continue
+        if id(v) not in mapping:
+            mapping[id(v)] = Value(v.name, v.type)
+            inputs.append(mapping[id(v)])
+        args.append(mapping[id(v)])
+    outs = [Value(o.name, o.type) for o in node.outputs]
+    return Graph(inputs, outs, [Node(node.op, args, outs, node.attrs, node.name)], name=f"tune_{node.op}")
+
+
+def _feeds(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for v in graph.inputs:
+        if v.dtype.startswith("float"):
+            feeds[v.name] = rng.standard_normal(v.shape).astype(v.dtype)
+        else:
+            feeds[v.name] = np.zeros(v.shape, v.dtype)
+    return feeds
+
+
+class _Measurer:
+    """Builds and times candidates of one workload."""
+
+    def __init__(self, node: Node, target: TargetInfo, threads: int, min_batch_s: float = 0.02):
+        self.graph = single_node_graph(node)
+        self.key = workload_key(node)
+        self.target = target
+        self.threads = threads
+        self.min_batch_s = min_batch_s
+        self.feeds = _feeds(self.graph)
+        self.reference = None      # the default candidate's outputs
+        self.seen_ir: dict[str, float | None] = {}
+
+    def measure(self, params: dict) -> float | None:
+        """Seconds per run of the candidate, None when it fails or disagrees with the default.
+        A candidate whose kernel IR equals an earlier one's gets that one's time."""
+        gen = generate(self.graph, self.target, None, {self.key: params} if params else None)
+        digest = hashlib.sha1(gen.llvm_ir.encode()).hexdigest()
+        if digest in self.seen_ir:
+            return self.seen_ir[digest]
+        t = None
+        try:
+            llmod = optimize_module(gen, self.target.target_machine())
+            exe = JitExecutable(self.graph, gen, llmod, self.target.target_machine(), num_threads=self.threads)
+            outs = exe.run(self.feeds)
+            if self.reference is None:
+                self.reference = outs
+            elif not all(np.allclose(outs[n], self.reference[n], rtol=1e-3, atol=1e-4, equal_nan=True)
+                         for n in outs):
+                raise BackendError(f"candidate {params} disagrees with the default schedule")
+            once = min(exe.time_runs(self.feeds, number=1, repeat=2))
+            number = max(1, min(1000, int(self.min_batch_s / max(once, 1e-7))))
+            t = min(exe.time_runs(self.feeds, number=number, repeat=3))
+        except BackendError:
+            if not params:
+                raise
+            t = None
+        self.seen_ir[digest] = t
+        return t
+
+
+# -- the driver -----------------------------------------------------------------------------
+
+def _workloads(graph: Graph, target: TargetInfo) -> list[tuple[str, Node, int]]:
+    """(key, first node, node count) per distinct tunable workload, in graph order."""
+    found: dict[str, list] = {}
+    for node in graph.nodes:
+        if not tunable(node, target):
+            continue
+        key = workload_key(node)
+        if key in found:
+            found[key][2] += 1
+        else:
+            found[key] = [key, node, 1]
+    return [tuple(v) for v in found.values()]
+
+
+def tune(graph: Graph, trials: int = 64, db_dir: str | Path = "tuning", progress: ProgressFn | None = None,
+         budget_s: float | None = None, *, cpu: str | None = None, arch: str | None = None,
+         num_threads: int = 1, retune: bool = False, seed: int = 0) -> list[Result]:
+    """Tune every distinct kernel workload of ``graph`` with up to ``trials`` measured
+    candidates each (the default schedule included), on ``num_threads`` threads; records go
+    to ``db_dir/llvm.sqlite``. ``budget_s``: stop measuring when this many seconds have
+    passed (what was measured is recorded). ``progress(done, total, kernel)`` after each
+    candidate. ``cpu``/``arch``: tune code for that LLVM cpu (it must run on this machine).
+    Returns one Result per workload, in graph order."""
+    if trials < 1:
+        raise UsageError("tune: trials must be at least 1")
+    target = resolve_target(cpu or arch)
+    rng = random.Random(seed)
+    t_start = time.perf_counter()
+    results: list[Result] = []
+    with RecordsDB(db_dir, target) as db:
+        plan = []
+        for key, node, count in _workloads(graph, target):
+            rec = db.get(key)
+            if rec is not None and not retune:
+                results.append(Result(node.name, node.op, key, count, rec.trials, rec.best_us, rec.default_us,
+                                      rec.params, reused=True))
+                continue
+            cands = candidates(node, target)
+            rest = cands[1:]
+            rng.shuffle(rest)
+            plan.append((key, node, count, rec, [cands[0]] + rest[:trials - 1]))
+            results.append(None)  # filled below, in graph order
+        total = sum(len(p[4]) for p in plan)
+        done = 0
+        slots = [i for i, r in enumerate(results) if r is None]
+        for slot, (key, node, count, old, cands) in zip(slots, plan):
+            if budget_s is not None and time.perf_counter() - t_start > budget_s:
+                # out of time: this workload keeps its record or the default
+                results[slot] = Result(node.name, node.op, key, count, 0, None, None, {}, reused=False)
+                continue
+            m = _Measurer(node, target, num_threads)
+            default_s, best_s, best_params, measured = None, None, {}, 0
+            for params in cands:
+                if budget_s is not None and time.perf_counter() - t_start > budget_s and default_s is not None:
+                    break
+                t = m.measure(params)
+                measured += 1
+                done += 1
+                if progress is not None:
+                    progress(done, total, node.name)
+                if t is None:
+                    continue
+                if not params:
+                    default_s = t
+                if best_s is None or t < best_s:
+                    best_s, best_params = t, params
+            rec = Record(key, node.op, best_params, best_s * 1e6, default_s * 1e6, measured, num_threads)
+            if old is not None and old.best_us / max(old.default_us, 1e-9) < rec.best_us / max(rec.default_us, 1e-9):
+                rec = old  # the earlier record was the better find
+            db.put(rec)
+            results[slot] = Result(node.name, node.op, key, count, measured, rec.best_us, rec.default_us,
+                                   rec.params, reused=False)
+    return results
+
+
+def summary_table(results: list[Result]) -> list[dict]:
+    """Rows for the CLI table: kernel, op, nodes, trials, best/default microseconds, speed-up."""
+    rows = []
+    for r in results:
+        sp = r.speedup
+        rows.append({
+            "kernel": r.kernel,
+            "op": r.op,
+            "nodes": r.nodes,
+            "trials": r.trials,
+            "best_us": None if r.best_us is None else round(r.best_us, 1),
+            "default_us": None if r.default_us is None else round(r.default_us, 1),
+            "speedup": None if sp is None else round(sp, 2),
+            "reused": r.reused,
+        })
+    return rows

@@ -1,0 +1,150 @@
+"""Tuning: per-workload schedules, the SQLite records, builds that apply them.
+Tiny workloads and few trials; no timed assertions."""
+
+import numpy as np
+import pytest
+
+from cnncc.backends.llvm import records, tuning
+from cnncc.backends.llvm.codegen import generate
+from cnncc.backends.llvm.compile import optimize_module
+from cnncc.backends.llvm.runtime import JitExecutable
+from cnncc.backends.reference import interpret
+from cnncc.backends.llvm.lowering import DEFAULT_PARAMS, workload_key
+from cnncc.backends.llvm.target import resolve_target
+from cnncc.ir import Graph, Node, TensorType, Value
+
+from llvm_helpers import check, const, op_graph
+
+RNG = np.random.default_rng(7)
+
+
+def conv_graph(c=8, m=16, hw=10, k=3, group=1, relu=False):
+    x = RNG.standard_normal((1, c, hw, hw)).astype(np.float32)
+    w = RNG.standard_normal((m, c // group, k, k)).astype(np.float32)
+    return op_graph("Conv", [x, const(w)], {"kernel_shape": (k, k), "pads": (k // 2,) * 4, "strides": (1, 1), "dilations": (1, 1), "group": group})
+
+
+def two_conv_graph():
+    """conv(8->16) -> conv(16->16) -> conv(16->16) same shape as the second: 2 workloads, 3 nodes."""
+    x = Value("x", TensorType((1, 8, 9, 9), "float32"))
+    vals = [x]
+    nodes = []
+    for i, (c, m) in enumerate([(8, 16), (16, 16), (16, 16)]):
+        w = Value.constant(f"w{i}", RNG.standard_normal((m, c, 3, 3)).astype(np.float32))
+        y = Value(f"y{i}", TensorType((1, m, 9, 9), "float32"))
+        nodes.append(Node("Conv", [vals[-1], w], [y], {"kernel_shape": (3, 3), "pads": (1, 1, 1, 1), "strides": (1, 1),
+                                                        "dilations": (1, 1), "group": 1}, name=f"conv{i}"))
+        vals.append(y)
+    g = Graph([x], [vals[-1]], nodes)
+    g.validate()
+    return g, {"x": RNG.standard_normal((1, 8, 9, 9)).astype(np.float32)}
+
+
+def test_workload_key_is_stable_and_distinguishes_shapes():
+    g1, _ = conv_graph(hw=10)
+    g2, _ = conv_graph(hw=10)
+    g3, _ = conv_graph(hw=12)
+    assert workload_key(g1.nodes[0]) == workload_key(g2.nodes[0])
+    assert workload_key(g1.nodes[0]) != workload_key(g3.nodes[0])
+
+
+def test_candidates_start_with_default_and_respect_registers():
+    g, _ = conv_graph()
+    for cpu in (None, "x86-64-v3"):
+        target = resolve_target(cpu)
+        cands = tuning.candidates(g.nodes[0], target)
+        assert cands[0] == {} and len(cands) > 1
+        regs = 32 if target.vector_bits >= 512 else 16
+        for c in cands:
+            full = {**DEFAULT_PARAMS, **c}
+            if full["conv_ow_tile"]:
+                assert full["conv_ow_tile"] * full["conv_oc_vectors"] + full["conv_oc_vectors"] < regs
+
+
+def test_records_round_trip(tmp_path):
+    target = resolve_target(None)
+    rec = records.Record("Conv(w)->(y){a=1}", "Conv", {"conv_ow_tile": 4, "conv_oc_vectors": 1}, 10.0, 12.5, 5, 1)
+    with records.RecordsDB(tmp_path, target) as db:
+        db.put(rec)
+    with records.RecordsDB(tmp_path, target, create=False) as db:
+        assert db.get(rec.workload) == rec
+        assert db.get("other") is None
+    assert records.schedules(tmp_path, target) == {rec.workload: rec.params}
+    # another cpu does not see them
+    assert records.schedules(tmp_path, resolve_target("x86-64-v3")) == {}
+    # a record slower than the default is not applied
+    with records.RecordsDB(tmp_path, target) as db:
+        db.put(records.Record("slow", "Conv", {"conv_ow_tile": 2}, 20.0, 10.0, 3, 1))
+    assert "slow" not in records.schedules(tmp_path, target)
+
+
+def test_no_records_means_defaults(tmp_path):
+    g, feeds = conv_graph()
+    exe = check(g, feeds, db_dir=tmp_path / "empty")
+    assert all(k.schedule == {} for k in exe.generated.kernels)
+
+
+def test_tune_then_build_uses_records(tmp_path):
+    g, feeds = two_conv_graph()
+    seen = []
+    results = tuning.tune(g, trials=4, db_dir=tmp_path, progress=lambda d, t, k: seen.append((d, t, k)))
+    assert len(results) == 2 and [r.nodes for r in results] == [1, 2]
+    assert seen and seen[-1][0] == seen[-1][1] == 8
+    for r in results:
+        assert not r.reused and r.trials == 4
+        assert r.best_us <= r.default_us  # the default is a candidate
+    rows = tuning.summary_table(results)
+    assert set(rows[0]) == {"kernel", "op", "nodes", "trials", "best_us", "default_us", "speedup", "reused"}
+
+    # force a non-default record for the first workload, then build: it is applied
+    forced = {"conv_ow_tile": 2, "conv_oc_vectors": 1}
+    target = resolve_target(None)
+    with records.RecordsDB(tmp_path, target) as db:
+        stored = {r.workload: db.get(r.workload) for r in results}
+        assert all(stored[r.workload].params == r.params for r in results)
+        db.put(records.Record(results[0].workload, "Conv", forced, 1.0, 2.0, 1, 1))
+    exe = check(g, feeds, db_dir=tmp_path)
+    by_node = {k.node_name: k for k in exe.generated.kernels}
+    assert by_node["conv0"].schedule == forced
+    assert by_node["conv1"].schedule == by_node["conv2"].schedule == (results[1].params if results[1].best_us <= results[1].default_us else {})
+
+    # tuning again reuses the records
+    again = tuning.tune(g, trials=4, db_dir=tmp_path)
+    assert all(r.reused for r in again)
+
+
+@pytest.mark.parametrize("kind", ["depthwise", "grouped", "pointwise"])
+def test_every_candidate_is_correct(kind, tmp_path):
+    """Each schedule in the space computes the same conv (checked against the reference)."""
+    if kind == "depthwise":
+        g, feeds = conv_graph(c=16, m=16, group=16, hw=9)
+    elif kind == "grouped":
+        g, feeds = conv_graph(c=16, m=32, group=4, hw=7)
+    else:
+        g, feeds = conv_graph(c=16, m=32, k=1, hw=7)
+    target = resolve_target(None)
+    key = workload_key(g.nodes[0])
+    cands = tuning.candidates(g.nodes[0], target)
+    want = interpret(g, feeds)
+    for c in cands[:: max(1, len(cands) // 6)] + cands[-3:]:
+        exe = _build_with(g, {key: c})
+        assert exe.generated.kernels[0].schedule == c
+        got = exe.run(feeds)
+        for n in want:
+            np.testing.assert_allclose(got[n], want[n], rtol=1e-3, atol=1e-4, err_msg=str(c))
+
+
+def _build_with(g, schedules):
+    target = resolve_target(None)
+    gen = generate(g, target, None, schedules)
+    tm = target.target_machine()
+    return JitExecutable(g, gen, optimize_module(gen, tm), tm)
+
+
+def test_budget_stops_early(tmp_path):
+    g, _ = two_conv_graph()
+    results = tuning.tune(g, trials=64, db_dir=tmp_path, budget_s=0.0)
+    # out of time before the first workload: nothing measured, nothing recorded
+    assert [r.trials for r in results] == [0, 0] and all(r.best_us is None for r in results)
+    assert records.schedules(tmp_path, resolve_target(None)) == {}
+    assert tuning.summary_table(results)[0]["speedup"] is None
