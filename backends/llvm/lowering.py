@@ -38,6 +38,7 @@ DEFAULT_PARAMS = {
     "conv_ow_tile": 0,           # output pixels per register tile of the channel-vector kernel
                                  # (0: 8 with 32 vector registers (AVX-512), else 4)
     "conv_oc_vectors": 2,        # channel vectors per register tile (tile = ow_tile x oc_vectors)
+    "conv_vector_lanes": 0,      # channels per vector (0: widest that divides, or padded to the host width)
     "conv_unroll_ow": 32,        # rows up to this width are fully unrolled into tiles
     "conv_plane_max": 1 << 15,   # depthwise planes up to this many floats use the plane kernel
     "gemm_row_block": 4,         # output rows sharing one pass over B in gemm/matmul

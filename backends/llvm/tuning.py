@@ -84,6 +84,11 @@ def candidates(node: Node, target: TargetInfo) -> list[dict]:
                     if t * nv + nv + 1 <= regs:
                         for unroll in (32, 0):
                             out.append({"conv_oc_vectors": nv, "conv_ow_tile": t, "conv_unroll_ow": unroll})
+            lanes = target.vector_lanes
+            for vl in (lanes, lanes // 2):
+                if vl >= 4 and Mg % vl:  # padded channel tiles of another width
+                    for nv in (1, 2):
+                        out.append({"conv_vector_lanes": vl, "conv_oc_vectors": nv})
         for r in (1, 2, 4, 8):
             out.append({"conv_schedule": "rows", "conv_oc_block": r})
         if depthwise:

@@ -96,17 +96,19 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None):
     geo = _Geo(C, Cg, D, H, W, KD, KH, KW, sd, sh, sw, dd, dh, dw, pd, ph, pw, OW)
     KH = KD * KH  # (kd, kh) pairs are walked as one tap-row index
     wdata = k.const_input(1)
-    V = next((v for v in (k.target.vector_lanes, k.target.vector_lanes // 2, k.target.vector_lanes // 4)
-              if v >= 4 and Mg % v == 0), 0)
+    V, NV, Mp = channel_tiles(Mg, k.target.vector_lanes, int(k.params["conv_oc_vectors"]),
+                              int(k.params["conv_vector_lanes"]))
     vec = wdata is not None and V > 0 and k.params["conv_schedule"] != "rows"
-    NV = max(1, int(k.params["conv_oc_vectors"])) if vec else 1
-    while NV > 1 and Mg % (NV * V):
-        NV -= 1
+    if not vec:
+        NV, Mp = 1, Mg
     R = NV * V if vec else _pick_block(Mg, int(k.params["conv_oc_block"]))
-    OB = Mg // R
+    OB = Mp // R
 
     if wdata is not None:
-        packed = wdata.reshape(G, OB, R, Cg, KH, KW).transpose(0, 1, 3, 4, 5, 2)
+        wg = wdata.reshape(G, Mg, Cg, KH, KW)
+        if Mp > Mg:  # zero output channels up to whole tiles; their lanes are never stored
+            wg = np.concatenate([wg, np.zeros((G, Mp - Mg, Cg, KH, KW), wg.dtype)], axis=1)
+        packed = wg.reshape(G, OB, R, Cg, KH, KW).transpose(0, 1, 3, 4, 5, 2)
         wp = k.table(("conv.w", id(node.inputs[1]), R), np.ascontiguousarray(packed, dtype=np.float32))
 
         def w_off(g, ob, ic, kh, kw, r):
@@ -125,13 +127,45 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None):
         oc0 = em.add(em.mul(g, Mg), em.mul(ob, R))
         plane = OD * OH * OW
         row0 = em.add(em.mul(em.add(em.mul(n, M), oc0), plane), em.mul(em.add(em.mul(od, OH), oh), OW))
+        # channels of this block (fewer than R in the last block of a padded group)
+        count = R if Mp == Mg else em.smin(R, em.sub(Mg, em.mul(ob, R)))
         if vec:
-            _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, NV, OB)
+            _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, NV, OB, count)
         else:
             rows = [em.add(row0, r * plane) for r in range(R)]
             _scalar_rows(k, geo, x, y, wp, w_off, bias, rows, oc0, n, g, ob, od, oh, R)
         if post is not None:
-            post(row0, plane, oc0, R, OW)
+            post(row0, plane, oc0, count, OW)
+
+
+def channel_tiles(Mg: int, lanes: int, want_nv: int, want_lanes: int = 0) -> tuple[int, int, int]:
+    """(V, NV, Mp): output channels per vector, vectors per register tile, and the group's
+    channel count padded to whole tiles (Mp > Mg: the tail lanes are computed, never stored).
+    ``want_lanes`` 0: the widest vector that divides Mg, unless padding to the host width
+    needs fewer vector FMAs and wastes at most a third; else exactly that width.
+    V == 0: no vector tiling (the row kernel)."""
+    want_nv = max(1, want_nv)
+
+    def padded(v):
+        # the NV <= want_nv with the least padding (ties: the larger NV)
+        nv = min(range(1, want_nv + 1), key=lambda n: (-(-Mg // (n * v)) * n * v, -n))
+        return v, nv, -(-Mg // (nv * v)) * nv * v
+
+    if want_lanes:
+        return padded(want_lanes)
+    V = next((v for v in (lanes, lanes // 2, lanes // 4) if v >= 4 and Mg % v == 0), 0)
+    if V:
+        NV = want_nv
+        while NV > 1 and Mg % (NV * V):
+            NV -= 1
+    if V != lanes and Mg >= 8:
+        for w in (lanes, lanes // 2):
+            if w < 4 or w <= V:
+                break
+            pv, pnv, pm = padded(w)
+            if 3 * pm <= 4 * Mg and (not V or pm // w < Mg // V):
+                return pv, pnv, pm
+    return (V, NV, Mg) if V else (0, 1, Mg)
 
 
 def _padded_plane_size(H, W, OH, OW, KH, KW, dh, dw, ph, pw):
@@ -235,7 +269,7 @@ def _scalar_rows(k, geo, x, y, wp, w_off, bias, rows, oc0, n, g, ob, od, oh, R):
                   R, geo.KW, geo.W, OW, geo.sw, geo.dw, geo.pw)
 
 
-def _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, NV, OB):
+def _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, NV, OB, count):
     """NV*V output rows with the channels in the vector lanes: the row is cut into tiles of
     T pixels, each tile keeps T x NV <V x float> accumulators; per tap NV weight vector loads
     and T input broadcasts feed T*NV FMAs. Tiles are unrolled, so which taps fall into the
@@ -249,7 +283,8 @@ def _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, 
     splat = ir.Constant(ir.VectorType(ir.IntType(32), V), [0] * V)
     lane0 = ir.Constant(ir.IntType(32), 0)
     RV = NV * V
-    if bias is not None:
+    padded = not isinstance(count, int)  # the bias is added per stored row: no reads past it
+    if bias is not None and not padded:
         inits = [b.load(em.gep(bias, em.add(oc0, v * V), F32), typ=VT, align=4) for v in range(NV)]
     else:
         inits = [ir.Constant(VT, [0.0] * V)] * NV
@@ -281,12 +316,16 @@ def _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, 
         for j in range(size):
             for v in range(NV):
                 b.store(b.load(accs[j][v], typ=VT), b.gep(spill, [em.i64(v * T + j)], source_etype=VT))
-        with em.loop(0, RV, name="lane") as r:
+        with em.loop(0, count, name="lane") as r:
             dst = em.add(em.add(row0, em.mul(r, plane)), ow0)
             vv, lane = em.div(r, V), em.rem(r, V)
+            add = em.load(bias, em.add(oc0, r), F32) if padded and bias is not None else None
             for j in range(size):
                 src = em.add(em.mul(em.add(em.mul(vv, T), j), V), lane)
-                em.store(em.load(spill, src, F32), y, em.add(dst, j), F32)
+                val = em.load(spill, src, F32)
+                if add is not None:
+                    val = b.fadd(val, add, flags=FAST)
+                em.store(val, y, em.add(dst, j), F32)
 
     def static_tiles(lo, hi):
         for ow0 in range(lo, hi, T):

@@ -72,3 +72,31 @@ def test_fused_depthwise_plane():
     attrs = dict(kernel_shape=(3, 3), strides=(1, 1), pads=(1, 1, 1, 1), dilations=(1, 1), group=4,
                  epilogue=(("bias",), ("clip", 0.0, 6.0)))
     check_op("FusedConv", [rand(1, 4, 7, 6), const(rand(4, 1, 3, 3, seed=1)), const(rand(4, seed=2))], attrs)
+
+
+@pytest.mark.parametrize("cpu", [None, "x86-64-v3"])
+@pytest.mark.parametrize("c,m,group,k,lanes", [
+    (8, 20, 1, 3, 0),      # 20 channels: padded to a whole vector tile
+    (16, 68 * 2, 2, 1, 0),  # ShuffleNet-like grouped 1x1: 68 channels per group
+    (12, 34 * 3, 3, 3, 0),  # 34 per group
+    (6, 12, 1, 1, 16),      # forced 16-lane vectors on 12 channels
+    (6, 24, 3, 3, 8),       # forced 8 lanes, 8 per group
+])
+def test_fused_conv_padded_channel_tiles(cpu, c, m, group, k, lanes):
+    """Output channels per group that are not a multiple of the vector width: the tile is
+    padded with zero weights and the tail lanes are never stored; bias, prelu and the
+    residual add still see the right channels."""
+    attrs = dict(kernel_shape=(k, k), strides=(1, 1), pads=(k // 2,) * 4, dilations=(1, 1), group=group,
+                 epilogue=(("bias",), ("add",), ("prelu",)))
+    params = {"conv_vector_lanes": lanes, "conv_oc_vectors": 2} if lanes else None
+    if lanes == 16 and cpu == "x86-64-v3":
+        params = {"conv_vector_lanes": 8}
+    check_op("FusedConv", [rand(1, c, 7, 9), const(rand(m, c // group, k, k, seed=1)), const(rand(m, seed=2)),
+                           rand(1, m, 7, 9, seed=3), const(rand(m, seed=4))], attrs, cpu=cpu, params=params)
+
+
+@pytest.mark.parametrize("epilogue", [(("bias",), ("relu",), ("global_avg_pool",)),
+                                      (("bias",), ("relu",), ("max_pool", (3, 3), (2, 2), (0, 0, 0, 0), 1))])
+def test_fused_conv_padded_then_pool(epilogue):
+    attrs = dict(kernel_shape=(1, 1), strides=(1, 1), pads=(0, 0, 0, 0), dilations=(1, 1), epilogue=epilogue)
+    check_op("FusedConv", [rand(1, 16, 6, 6), const(rand(50, 16, 1, 1, seed=1)), const(rand(50, seed=2))], attrs)
