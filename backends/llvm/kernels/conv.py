@@ -130,7 +130,7 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None):
         # channels of this block (fewer than R in the last block of a padded group)
         count = R if Mp == Mg else em.smin(R, em.sub(Mg, em.mul(ob, R)))
         if vec:
-            _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, NV, OB, count)
+            _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, NV, OB, count, Mp > Mg)
         else:
             rows = [em.add(row0, r * plane) for r in range(R)]
             _scalar_rows(k, geo, x, y, wp, w_off, bias, rows, oc0, n, g, ob, od, oh, R)
@@ -269,7 +269,7 @@ def _scalar_rows(k, geo, x, y, wp, w_off, bias, rows, oc0, n, g, ob, od, oh, R):
                   R, geo.KW, geo.W, OW, geo.sw, geo.dw, geo.pw)
 
 
-def _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, NV, OB, count):
+def _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, NV, OB, count, padded):
     """NV*V output rows with the channels in the vector lanes: the row is cut into tiles of
     T pixels, each tile keeps T x NV <V x float> accumulators; per tap NV weight vector loads
     and T input broadcasts feed T*NV FMAs. Tiles are unrolled, so which taps fall into the
@@ -283,13 +283,13 @@ def _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, 
     splat = ir.Constant(ir.VectorType(ir.IntType(32), V), [0] * V)
     lane0 = ir.Constant(ir.IntType(32), 0)
     RV = NV * V
-    padded = not isinstance(count, int)  # the bias is added per stored row: no reads past it
+    # padded: only the first ``count`` channels of the tile exist; the bias is added per
+    # stored row (no vector reads past its end)
     if bias is not None and not padded:
         inits = [b.load(em.gep(bias, em.add(oc0, v * V), F32), typ=VT, align=4) for v in range(NV)]
     else:
         inits = [ir.Constant(VT, [0.0] * V)] * NV
     wbase = em.mul(em.add(em.mul(g, OB), ob), Cg * KH * KW * RV)
-    spill = em.local(VT, count=T * NV, name="spill")
 
     def tile(ow0, size, checked):
         """Output pixels ow0 .. ow0+size-1; ``checked``: ow0 is a compile-time int and taps
@@ -312,20 +312,29 @@ def _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, 
                     xs = b.shuffle_vector(b.insert_element(undef, xv, lane0), undef, splat)
                     for wv, a in zip(wvs, accs[j]):
                         b.store(b.fadd(b.load(a, typ=VT), b.fmul(wv, xs, flags=FAST), flags=FAST), a)
-        # lanes go to RV different output rows: spill the tile, then one row per iteration
-        for j in range(size):
-            for v in range(NV):
-                b.store(b.load(accs[j][v], typ=VT), b.gep(spill, [em.i64(v * T + j)], source_etype=VT))
-        with em.loop(0, count, name="lane") as r:
-            dst = em.add(em.add(row0, em.mul(r, plane)), ow0)
-            vv, lane = em.div(r, V), em.rem(r, V)
-            add = em.load(bias, em.add(oc0, r), F32) if padded and bias is not None else None
-            for j in range(size):
-                src = em.add(em.mul(em.add(em.mul(vv, T), j), V), lane)
-                val = em.load(spill, src, F32)
-                if add is not None:
-                    val = b.fadd(val, add, flags=FAST)
-                em.store(val, y, em.add(dst, j), F32)
+        # lanes go to RV different output rows: transpose V pixels x V channels in
+        # registers, then one vector store of up to V pixels per channel row
+        for v in range(NV):
+            for j0 in range(0, size, V):
+                width = min(V, size - j0)
+                cols = _transpose([b.load(accs[j0 + j][v], typ=VT) for j in range(width)], V, b)
+                for r in range(V):
+                    oc = v * V + r   # channel within the tile
+                    row = b.shuffle_vector(cols[r], undef, ir.Constant(ir.VectorType(ir.IntType(32), width),
+                                                                       list(range(width))))
+                    dst = em.add(em.add(row0, oc * plane if isinstance(plane, int) else em.mul(oc, plane)),
+                                 em.add(ow0, j0))
+                    if padded:
+                        with em.if_(oc < count if isinstance(count, int) else b.icmp_signed("<", em.i64(oc), count)):
+                            if bias is not None:
+                                add = em.load(bias, em.add(oc0, oc), F32)
+                                addv = b.shuffle_vector(b.insert_element(ir.Constant(row.type, ir.Undefined), add, lane0),
+                                                        ir.Constant(row.type, ir.Undefined),
+                                                        ir.Constant(ir.VectorType(ir.IntType(32), width), [0] * width))
+                                row = b.fadd(row, addv, flags=FAST)
+                            b.store(row, em.gep(y, dst, F32), align=4)
+                    else:
+                        b.store(row, em.gep(y, dst, F32), align=4)
 
     def static_tiles(lo, hi):
         for ow0 in range(lo, hi, T):
@@ -342,6 +351,24 @@ def _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, 
     with em.loop(0, n_full, name="tile") as i:
         tile(em.add(lo, em.mul(i, T)), T, False)
     static_tiles(lo + n_full * T, OW)
+
+
+def _transpose(rows: list, V: int, b) -> list:
+    """The V x V transpose of up to V <V x float> rows (missing rows undefined): log2(V)
+    stages of two-operand shuffles that swap off-diagonal blocks."""
+    VT = ir.VectorType(F32, V)
+    m = list(rows) + [ir.Constant(VT, ir.Undefined)] * (V - len(rows))
+    mask_t = ir.VectorType(ir.IntType(32), V)
+    s = V // 2
+    while s >= 1:
+        lo = ir.Constant(mask_t, [c if c & s == 0 else V + c - s for c in range(V)])
+        hi = ir.Constant(mask_t, [c + s if c & s == 0 else V + c for c in range(V)])
+        for r in range(V):
+            if r & s == 0:
+                a, c = m[r], m[r + s]
+                m[r], m[r + s] = b.shuffle_vector(a, c, lo), b.shuffle_vector(a, c, hi)
+        s //= 2
+    return m
 
 
 def _row_taps(k, x, y, xrow, rows, wp, w_off, R, KW, W, OW, sw, dw, pw):
