@@ -41,6 +41,7 @@ DEFAULT_PARAMS = {
     "conv_vector_lanes": 0,      # channels per vector (0: widest that divides, or padded to the host width)
     "conv_unroll_ow": 32,        # rows up to this width are fully unrolled into tiles
     "conv_plane_max": 1 << 15,   # depthwise planes up to this many floats use the plane kernel
+    "conv_window_rows": True,    # other depthwise convs: vectors along the output row (window.py)
     "gemm_row_block": 4,         # output rows sharing one pass over B in gemm/matmul
     "map_block": 4096,           # elements per work item of elementwise / copy kernels
     "parallel_min_work": 1 << 15,  # below this much work a kernel runs on one thread

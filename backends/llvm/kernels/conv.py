@@ -19,6 +19,7 @@ from llvmlite import ir
 
 from ..emit import F32, FAST
 from ..lowering import register
+from .window import max_stride, splat, window_rows
 
 
 def _floor_div(a: int, b: int) -> int:
@@ -92,6 +93,10 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None):
     plane_ok = len(o_shape) == 4 and Cg == 1 and Mg == 1 and sh == sw == 1 and k.params["conv_schedule"] != "rows"
     if plane_ok and _padded_plane_size(H, W, OH, OW, KH, KW, dh, dw, ph, pw) <= int(k.params["conv_plane_max"]):
         _depthwise_planes(k, node, y, bias, post, N, G, H, W, OH, OW, KH, KW, dh, dw, ph, pw)
+        return
+    if (len(o_shape) == 4 and Cg == 1 and Mg == 1 and k.params["conv_schedule"] != "rows"
+            and max_stride(sw) and k.params["conv_window_rows"]):
+        _depthwise_rows(k, y, bias, post, N, G, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw)
         return
     geo = _Geo(C, Cg, D, H, W, KD, KH, KW, sd, sh, sw, dd, dh, dw, pd, ph, pw, OW)
     KH = KD * KH  # (kd, kh) pairs are walked as one tap-row index
@@ -211,6 +216,33 @@ def _depthwise_planes(k, node, y, bias, post, N, G, H, W, OH, OW, KH, KW, dh, dw
                 em.store(em.load(acc, em.add(em.mul(oh, Wp), ow), F32), y, em.add(out, ow), F32)
             if post is not None:
                 post(out, 0, g, 1, OW)
+
+
+def _depthwise_rows(k, y, bias, post, N, G, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw):
+    """Depthwise, any stride: window.window_rows with one FMA per tap."""
+    em = k.em
+    b = em.b
+    x, wt = k.inp(0), k.inp(1)
+
+    def init(p, w):
+        if bias is None:
+            return ir.Constant(ir.VectorType(F32, w), [0.0] * w)
+        return splat(b, em.load(bias, em.rem(p, G), F32), w)
+
+    def tap(acc, xv, p, kh, kw):
+        wv = em.load(wt, em.add(em.mul(em.rem(p, G), KH * KW), em.add(em.mul(kh, KW), kw)), F32)
+        return b.fadd(acc, b.fmul(xv, splat(b, wv, acc.type.count), flags=FAST), flags=FAST)
+
+    def store(acc, p, oh, ow0, w):
+        row = em.mul(em.add(em.mul(p, OH), oh), OW)
+        b.store(acc, em.gep(y, em.add(row, ow0), F32), align=4)
+
+    def after_row(p, oh):
+        if post is not None:
+            post(em.mul(em.add(em.mul(p, OH), oh), OW), 0, em.rem(p, G), 1, OW)
+
+    window_rows(k, N * G, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw, x, init, tap, store,
+                KH * KW * OW, after_row)
 
 
 @dataclass(frozen=True)

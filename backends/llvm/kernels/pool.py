@@ -12,6 +12,7 @@ from llvmlite import ir
 from ..emit import F32, FAST, is_float
 from ..lowering import register
 from .conv import _ceil_div, _floor_div
+from .window import max_stride, splat, vector_intrinsic, window_rows
 
 
 def _geometry(x_shape, y_shape, a):
@@ -65,6 +66,9 @@ def emit_pool(k, is_max, a, x, x_shape, y, y_shape, key, et=F32):
             return b.fadd(cur, v, flags=FAST)
         return em.fmax(cur, v) if fl else b.select(b.icmp_signed(">", v, cur), v, cur)
 
+    if fl and et == F32 and D == OD == KD == 1 and max_stride(sw):
+        _pool_rows(k, is_max, x, y, NC, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw, None if is_max else recip)
+        return
     with k.parallel_loop(NC * OD * OH, KD * KH * KW * OW) as t:
         nc, od, oh = em.unravel(t, [NC, OD, OH])
         row = em.mul(t, OW)
@@ -90,3 +94,26 @@ def emit_pool(k, is_max, a, x, x_shape, y, y_shape, key, et=F32):
                 p = em.add(row, ow)
                 d = em.load(recip, em.add(em.mul(em.add(em.mul(od, OH), oh), OW), ow), F32)
                 em.store(b.fmul(em.load(y, p, F32), d), y, p, F32)
+
+
+def _pool_rows(k, is_max, x, y, NC, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw, recip):
+    """2-D float pooling through window.window_rows (vectors along the output row)."""
+    em = k.em
+    b = em.b
+    fill = -np.inf if is_max else 0.0
+
+    def init(p, w):
+        return ir.Constant(ir.VectorType(F32, w), [fill] * w)
+
+    def tap(acc, xv, p, kh, kw):
+        if is_max:
+            return b.call(vector_intrinsic(em, "maximum", acc.type), [acc, xv])
+        return b.fadd(acc, xv, flags=FAST)
+
+    def store(acc, p, oh, ow0, w):
+        if recip is not None:
+            d = b.load(em.gep(recip, em.add(em.mul(oh, OW), ow0), F32), typ=acc.type, align=4)
+            acc = b.fmul(acc, d)
+        b.store(acc, em.gep(y, em.add(em.mul(em.add(em.mul(p, OH), oh), OW), ow0), F32), align=4)
+
+    window_rows(k, NC, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw, x, init, tap, store, KH * KW * OW)
