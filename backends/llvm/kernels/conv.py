@@ -152,9 +152,12 @@ def channel_tiles(Mg: int, lanes: int, want_nv: int, want_lanes: int = 0) -> tup
     want_nv = max(1, want_nv)
 
     def padded(v):
-        # the NV <= want_nv with the least padding (ties: the larger NV)
-        nv = min(range(1, want_nv + 1), key=lambda n: (-(-Mg // (n * v)) * n * v, -n))
-        return v, nv, -(-Mg // (nv * v)) * nv * v
+        # the largest NV <= want_nv whose padding is within Mg/16 of the least padding
+        # (more vectors per tile: fewer loads per FMA)
+        size = {n: -(-Mg // (n * v)) * n * v for n in range(1, want_nv + 1)}
+        least = min(size.values())
+        nv = max(n for n in size if size[n] * 16 <= least * 16 + Mg)
+        return v, nv, size[nv]
 
     if want_lanes:
         return padded(want_lanes)
