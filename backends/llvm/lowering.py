@@ -33,7 +33,9 @@ VIEW_OPS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", 
 # default schedule parameters; build(..., params={...}) overrides them for every kernel,
 # tuning records (tuning.py) per kernel workload
 DEFAULT_PARAMS = {
-    "conv_schedule": "auto",     # "rows": always the width-vectorized row kernel
+    "conv_schedule": "auto",     # "rows": always the width-vectorized row kernel; "direct": never
+                                 # Winograd; "winograd": F(2x2,3x3) where it applies (kernels/winograd.py)
+    "conv_winograd_min_width": 28,  # "auto" uses Winograd from this output width (0: never)
     "conv_oc_block": 4,          # output channels per work item of the row kernel
     "conv_ow_tile": 0,           # output pixels per register tile of the channel-vector kernel
                                  # (0: 8 with 32 vector registers (AVX-512), else 4)
@@ -152,9 +154,11 @@ class Kernel:
 
     def scratch(self, nbytes: int) -> ir.Value:
         """Workspace only this kernel uses while it runs (the same bytes for every kernel),
-        after the work counters of its parallel loops."""
-        self.scratch_bytes = max(self.scratch_bytes, int(nbytes))
-        return self.em.b.gep(self._scratch, [ir.Constant(ir.IntType(64), COUNTER_BYTES)],
+        after the work counters of its parallel loops; each call gets its own 64-byte
+        aligned region."""
+        offset = self.scratch_bytes
+        self.scratch_bytes = offset + (int(nbytes) + 63) // 64 * 64
+        return self.em.b.gep(self._scratch, [ir.Constant(ir.IntType(64), COUNTER_BYTES + offset)],
                              source_etype=ir.IntType(8), inbounds=True)
 
     # -- scheduling ----------------------------------------------------------------------

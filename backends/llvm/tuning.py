@@ -5,7 +5,7 @@
 
 A kernel's schedule is its entries of DEFAULT_PARAMS (lowering.py): conv register tiles
 (output pixels x channel vectors), the row kernel's channel block, whether rows are unrolled,
-the depthwise plane kernel, Winograd, gemm row blocks. ``candidates(node, target)`` lists what
+the depthwise plane kernel, direct or Winograd, gemm row blocks. ``candidates(node, target)`` lists what
 may change for a node; the default schedule is always candidate 0 and always measured, so a
 record is never slower than the default as measured. Each candidate is built as a
 one-node model (same op, attributes, shapes and constant weights), checked against the
@@ -78,17 +78,20 @@ def candidates(node: Node, target: TargetInfo) -> list[dict]:
     if node.op in CONV_OPS:
         Cg, Mg, depthwise = _conv_shape(node)
         regs = 32 if target.vector_bits >= 512 else 16
+        direct = {"conv_schedule": "direct"} if _winograd_applies(node) else {}
+        if direct:
+            out.append(direct)
         if node.inputs[1].is_constant:
             for nv in (1, 2, 3, 4, 5, 6):
                 for t in (2, 4, 6, 8, 10, 12, 14, 16):
                     if t * nv + nv + 1 <= regs:
                         for unroll in (32, 0):
-                            out.append({"conv_oc_vectors": nv, "conv_ow_tile": t, "conv_unroll_ow": unroll})
+                            out.append({**direct, "conv_oc_vectors": nv, "conv_ow_tile": t, "conv_unroll_ow": unroll})
             lanes = target.vector_lanes
             for vl in (lanes, lanes // 2):
                 if vl >= 4 and Mg % vl:  # padded channel tiles of another width
                     for nv in (1, 2):
-                        out.append({"conv_vector_lanes": vl, "conv_oc_vectors": nv})
+                        out.append({**direct, "conv_vector_lanes": vl, "conv_oc_vectors": nv})
         for r in (1, 2, 4, 8):
             out.append({"conv_schedule": "rows", "conv_oc_block": r})
         if depthwise:

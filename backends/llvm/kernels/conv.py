@@ -19,6 +19,7 @@ from llvmlite import ir
 
 from ..emit import F32, FAST
 from ..lowering import register
+from . import winograd
 from .window import max_stride, splat, window_rows
 
 
@@ -80,6 +81,9 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None):
     (fused epilogues, while the rows are hot)."""
     a = node.attrs
     em = k.em
+    if winograd.chosen(node, k.params):
+        winograd.emit_winograd(k, node, y, o_shape, bias, post)
+        return
     x_shape, w_shape = k.in_shape(0), k.in_shape(1)
     N, C, H, W, KH, KW, sh, sw, dh, dw, ph, pw, _, _ = conv_geometry(x_shape, w_shape, a)
     D, OD, KD, sd, dd, pd = depth_geometry(x_shape, w_shape, o_shape, a)

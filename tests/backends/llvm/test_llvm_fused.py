@@ -100,3 +100,31 @@ def test_fused_conv_padded_channel_tiles(cpu, c, m, group, k, lanes):
 def test_fused_conv_padded_then_pool(epilogue):
     attrs = dict(kernel_shape=(1, 1), strides=(1, 1), pads=(0, 0, 0, 0), dilations=(1, 1), epilogue=epilogue)
     check_op("FusedConv", [rand(1, 16, 6, 6), const(rand(50, 16, 1, 1, seed=1)), const(rand(50, seed=2))], attrs)
+
+
+WINO = dict(kernel_shape=(3, 3), strides=(1, 1), dilations=(1, 1))
+
+
+@pytest.mark.parametrize("cpu", [None, "x86-64-v3"])
+@pytest.mark.parametrize("c,m,h,w,pads", [
+    (8, 16, 8, 8, (1, 1, 1, 1)),
+    (5, 6, 7, 9, (1, 1, 1, 1)),       # odd output sizes: partial tiles
+    (3, 4, 11, 40, (0, 2, 1, 0)),     # asymmetric pads, several tile vectors per row
+    (64, 32, 6, 6, (1, 1, 1, 1)),     # deeper reduction
+])
+def test_winograd_conv(c, m, h, w, pads, cpu):
+    """F(2x2,3x3) against the reference at the usual tolerance (rtol 1e-3, atol 1e-4)."""
+    attrs = dict(WINO, pads=pads, epilogue=(("bias",), ("add",), ("relu",)))
+    oh, ow = h + pads[0] + pads[2] - 2, w + pads[1] + pads[3] - 2
+    exe = check_op("FusedConv", [rand(1, c, h, w), const(rand(m, c, 3, 3, seed=1)), const(rand(m, seed=2)),
+                                 rand(1, m, oh, ow, seed=3)], attrs, cpu=cpu, params={"conv_schedule": "winograd"})
+    tiles = ((oh + 1) // 2) * ((ow + 1) // 2)
+    assert exe.generated.workspace_size >= 16 * (c + m) * tiles * 4  # the transformed tensors
+
+
+def test_winograd_plain_conv_and_pool_epilogue():
+    check_op("Conv", [rand(1, 4, 9, 9), const(rand(8, 4, 3, 3, seed=1))], dict(WINO, pads=(1, 1, 1, 1), group=1),
+             params={"conv_schedule": "winograd"})
+    attrs = dict(WINO, pads=(1, 1, 1, 1), epilogue=(("bias",), ("relu",), ("max_pool", (2, 2), (2, 2), (0, 0, 0, 0), 0)))
+    check_op("FusedConv", [rand(1, 4, 10, 10), const(rand(8, 4, 3, 3, seed=1)), const(rand(8, seed=2))], attrs,
+             params={"conv_schedule": "winograd"})
