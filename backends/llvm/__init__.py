@@ -6,6 +6,13 @@ exported as a shared library with a C API.
 
     tuning.tune(graph, db_dir="tuning"); build(graph, db_dir="tuning")   # tuned schedules
 
+Schedules: every kernel reads its parameters (lowering.DEFAULT_PARAMS: conv tiles, vector
+widths, Winograd or direct, gemm blocks, ...) from ``Kernel.params``: the defaults, then
+``build(params=...)``, then the tuning record of its workload (lowering.workload_key) for
+this CPU. ``cnncc tune MODEL --target llvm --db DIR`` measures candidates per workload
+(tuning.py) into DIR/llvm.sqlite (records.py); ``cnncc compile --db DIR`` (or
+$CNNCC_TUNING_DB, which ``cnncc bench`` builds also read) applies them.
+
 Modules: target.py (which CPU), emit.py (IR helpers), lowering.py (op -> kernel table),
 kernels/ (one file per op family), memory.py (arena plan), weights.py (weight blob),
 codegen.py (kernels + entry), compile.py (verify + O3), runtime.py (JIT),

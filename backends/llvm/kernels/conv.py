@@ -1,12 +1,21 @@
 """Direct convolution (1-D and 2-D, groups, depthwise, dilation, stride, asymmetric pads) and
 ConvTranspose, NCHW.
 
-Conv schedule: one work item computes ``R`` output rows (R output channels of one output
-row ``oh``); the innermost loop runs over the output width and does R FMAs per input
-load, so LLVM vectorizes it with host-width FMAs. Padding never needs a branch in the inner
-loop: for each kernel column the valid output range is computed at compile time. Constant
-weights are packed as [g][oc block][ic][kh][kw][R]. ``R`` is the tunable ``conv_oc_block``.
-A 1x1 stride-1 unpadded conv runs over the flattened spatial dimension.
+Schedules (parameters in lowering.DEFAULT_PARAMS, per workload from the tuner):
+
+* channel vectors (constant weights, the default): one work item is R = NV x V output
+  channels of one output row; register tiles of T pixels x NV <V x float> accumulators,
+  weights packed [g][oc block][ic][kh][kw][R], inputs broadcast; the tile leaves registers
+  through an in-register transpose as vector row stores. A group whose channel count is not
+  a multiple of V is padded to whole tiles (zero weights; the tail lanes are not stored).
+* rows (``conv_schedule="rows"``, runtime weights, tiny channel counts): R output rows, the
+  innermost loop over the output width (LLVM vectorizes it); ``R`` is ``conv_oc_block``.
+* depthwise: the padded-plane kernel for stride 1 and small planes, else window.py's
+  row-vectorized windows (any stride <= 4).
+* Winograd F(2x2,3x3) (winograd.py) for 3x3 stride-1 convs, chosen by ``winograd.chosen``.
+
+Padding never needs a branch in an inner loop: which taps fall into it is decided at compile
+time. A 1x1 stride-1 unpadded conv runs over the flattened spatial dimension.
 """
 
 from __future__ import annotations

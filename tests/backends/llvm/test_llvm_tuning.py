@@ -148,3 +148,31 @@ def test_budget_stops_early(tmp_path):
     assert [r.trials for r in results] == [0, 0] and all(r.best_us is None for r in results)
     assert records.schedules(tmp_path, resolve_target(None)) == {}
     assert tuning.summary_table(results)[0]["speedup"] is None
+
+
+def test_cli_tune_then_compile(tmp_path):
+    """`cnncc tune --target llvm` writes records that `cnncc compile --db` builds with."""
+    import os
+    import subprocess
+    import sys
+
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(RNG.standard_normal((8, 4, 3, 3)).astype(np.float32), "w")
+    node = helper.make_node("Conv", ["x", "w"], ["y"], name="conv", pads=[1, 1, 1, 1])
+    graph = helper.make_graph([node], "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 6, 6])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 6, 6])], [w])
+    model = tmp_path / "conv.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(model))
+    env = {**os.environ, "COLUMNS": "200"}
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "cnncc.cli", *args], capture_output=True, text=True, env=env)
+
+    db = tmp_path / "db"
+    proc = cli("tune", str(model), "--target", "llvm", "--db", str(db), "--trials", "3")
+    assert proc.returncode == 0, proc.stderr
+    assert "conv" in proc.stdout and (db / "llvm.sqlite").exists()
+    proc = cli("compile", str(model), "--target", "llvm", "--db", str(db), "-o", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
