@@ -176,3 +176,26 @@ def test_cli_tune_then_compile(tmp_path):
     assert "conv" in proc.stdout and (db / "llvm.sqlite").exists()
     proc = cli("compile", str(model), "--target", "llvm", "--db", str(db), "-o", str(tmp_path / "out"))
     assert proc.returncode == 0, proc.stderr
+
+
+def test_export_of_tuned_winograd_and_padded_kernels(tmp_path):
+    """Records and new schedules survive export: the shared library gets the scratch they
+    need (Winograd's transformed tensors) and computes the same outputs."""
+    x = Value("x", TensorType((1, 32, 14, 14), "float32"))
+    w1 = Value.constant("w1", RNG.standard_normal((32, 32, 3, 3)).astype(np.float32) * 0.1)
+    w2 = Value.constant("w2", RNG.standard_normal((20, 32, 1, 1)).astype(np.float32) * 0.1)
+    y1 = Value("y1", TensorType((1, 32, 14, 14), "float32"))
+    y2 = Value("y2", TensorType((1, 20, 14, 14), "float32"))
+    conv = {"kernel_shape": (3, 3), "pads": (1, 1, 1, 1), "strides": (1, 1), "dilations": (1, 1), "group": 1}
+    pw = {"kernel_shape": (1, 1), "pads": (0, 0, 0, 0), "strides": (1, 1), "dilations": (1, 1), "group": 1}
+    g = Graph([x], [y2], [Node("Conv", [x, w1], [y1], conv, name="c3"), Node("Conv", [y1, w2], [y2], pw, name="c1")])
+    feeds = {"x": RNG.standard_normal((1, 32, 14, 14)).astype(np.float32)}
+    target = resolve_target(None)
+    with records.RecordsDB(tmp_path / "db", target) as db:
+        db.put(records.Record(workload_key(g.nodes[0]), "Conv", {"conv_schedule": "winograd"}, 1.0, 2.0, 2, 1))
+    exe = check(g, feeds, db_dir=tmp_path / "db")
+    assert exe.generated.kernels[0].schedule == {"conv_schedule": "winograd"}
+    exe.export(tmp_path / "out")
+    from cnncc.backends import llvm
+    got = llvm.load(tmp_path / "out").run(feeds)
+    np.testing.assert_allclose(got["y2"], interpret(g, feeds)["y2"], rtol=1e-3, atol=1e-4)
