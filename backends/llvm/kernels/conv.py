@@ -12,7 +12,10 @@ Schedules (parameters in lowering.DEFAULT_PARAMS, per workload from the tuner):
   innermost loop over the output width (LLVM vectorizes it); ``R`` is ``conv_oc_block``.
 * depthwise: the padded-plane kernel for stride 1 and small planes, else window.py's
   row-vectorized windows (any stride <= 4).
+* pixels (``_pixel_rows``): output pixels in the vector lanes, R channels of broadcast
+  weights; for few taps per output (``_pixels_chosen``), no transpose.
 * Winograd F(2x2,3x3) (winograd.py) for 3x3 stride-1 convs, chosen by ``winograd.chosen``.
+* "direct" forces the channel-vector kernel (the tuner's candidates set it).
 
 Padding never needs a branch in an inner loop: which taps fall into it is decided at compile
 time. A 1x1 stride-1 unpadded conv runs over the flattened spatial dimension.
@@ -110,6 +113,9 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None):
     if (len(o_shape) == 4 and Cg == 1 and Mg == 1 and k.params["conv_schedule"] != "rows"
             and max_stride(sw) and k.params["conv_window_rows"]):
         _depthwise_rows(k, y, bias, post, N, G, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw)
+        return
+    if _pixels_chosen(k, node, o_shape, Cg, KH, KW, OW, sw, D):
+        _pixel_rows(k, node, y, bias, post, N, G, Cg, Mg, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw)
         return
     geo = _Geo(C, Cg, D, H, W, KD, KH, KW, sd, sh, sw, dd, dh, dw, pd, ph, pw, OW)
     KH = KD * KH  # (kd, kh) pairs are walked as one tap-row index
@@ -259,6 +265,97 @@ def _depthwise_rows(k, y, bias, post, N, G, H, W, OH, OW, KH, KW, sh, sw, dh, dw
 
     window_rows(k, N * G, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw, x, init, tap, store,
                 KH * KW * OW, after_row)
+
+
+def _pixels_chosen(k, node, o_shape, Cg, KH, KW, OW, sw, D) -> bool:
+    """``conv_schedule`` "pixels", or "auto" for few taps per output at stride 1 (Cg*KH*KW
+    <= 32, e.g. a narrow grouped 1x1): there the channel-vector tile's transpose costs as
+    much as its FMAs."""
+    sched = k.params["conv_schedule"]
+    if sched not in ("auto", "pixels") or len(o_shape) != 4 or D != 1 or k.const_input(1) is None:
+        return False
+    if not max_stride(sw) or OW < k.target.vector_lanes // 2:
+        return False
+    # measured here: 1.5x faster on ShuffleNet's grouped 1x1 (Cg 6), 1.3x slower on
+    # 3-channel stride-2 stems (the strided loads' shuffles)
+    return sched == "pixels" or (sw == 1 and Cg * KH * KW <= int(k.params["conv_pixels_max_taps"]))
+
+
+def _pixel_rows(k, node, y, bias, post, N, G, Cg, Mg, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw):
+    """Output pixels in the vector lanes: one work item is R output channels of one output
+    row; each tile of V pixels keeps R accumulators, a tap loads the tile's inputs once (a
+    stride-s tap: one load + shuffle) and does R FMAs with broadcast weights; tiles are
+    stored as they are (no transpose). Edge pixels are tiles of one whose padding taps are
+    dropped at compile time."""
+    em = k.em
+    b = em.b
+    V = k.target.vector_lanes
+    R = _pick_block(Mg, V if V >= 16 else 8)
+    OB = Mg // R
+    wdata = k.const_input(1)
+    packed = wdata.reshape(G, OB, R, Cg, KH, KW).transpose(0, 1, 3, 4, 5, 2)
+    wp = k.table(("conv.wpix", id(node.inputs[1]), R), np.ascontiguousarray(packed, dtype=np.float32))
+    x = k.inp(0)
+    C, M = G * Cg, G * Mg
+    plane = OH * OW
+    lo = min(OW, _ceil_div(pw, sw))
+    hi = max(lo, min(OW, (W - 1 - (KW - 1) * dw + pw) // sw + 1))
+    n_full = (hi - lo) // V
+    i32 = ir.IntType(32)
+
+    with k.parallel_loop(N * G * OB * OH, Cg * KH * KW * OW * R) as t:
+        n, g, ob, oh = em.unravel(t, [N, G, OB, OH])
+        oc0 = em.add(em.mul(g, Mg), em.mul(ob, R))
+        row0 = em.add(em.mul(em.add(em.mul(n, M), oc0), plane), em.mul(oh, OW))
+        wbase = em.mul(em.add(em.mul(g, OB), ob), Cg * KH * KW * R)
+
+        def tile(ow0, w, edge):
+            vt = ir.VectorType(F32, w)
+            accs = [em.local(vt, name="acc") for _ in range(R)]
+            for r, a in enumerate(accs):
+                init = splat(b, em.load(bias, em.add(oc0, r), F32), w) if bias is not None else \
+                    ir.Constant(vt, [0.0] * w)
+                b.store(init, a)
+            with em.loop(0, Cg, name="ic") as ic:
+                xch = em.mul(em.add(em.mul(n, C), em.add(em.mul(g, Cg), ic)), H * W)
+                with em.loop(0, KH, name="kh") as kh:
+                    ih = em.sub(em.add(em.mul(oh, sh), em.mul(kh, dh)), ph)
+                    with em.if_(em.in_range(ih, 0, H)):
+                        xrow = em.add(xch, em.mul(ih, W))
+                        wrow = em.add(wbase, em.mul(em.add(em.mul(ic, KH), kh), KW * R))
+                        vals = [b.load(a, typ=vt) for a in accs]
+                        for kw in range(KW):
+                            col = em.add(em.mul(ow0, sw), kw * dw - pw)
+                            if edge and not 0 <= col < W:
+                                continue
+                            xv = b.load(em.gep(x, em.add(xrow, col), F32),
+                                        typ=ir.VectorType(F32, (w - 1) * sw + 1), align=4)
+                            if sw > 1:
+                                xv = b.shuffle_vector(xv, ir.Constant(xv.type, ir.Undefined),
+                                                      ir.Constant(ir.VectorType(i32, w), [j * sw for j in range(w)]))
+                            for r in range(R):
+                                ws = em.load(wp, em.add(wrow, kw * R + r), F32)
+                                vals[r] = b.fadd(vals[r], b.fmul(xv, splat(b, ws, w), flags=FAST), flags=FAST)
+                        for a, v in zip(accs, vals):
+                            b.store(v, a)
+            for r, a in enumerate(accs):
+                b.store(b.load(a, typ=vt), em.gep(y, em.add(em.add(row0, r * plane), ow0), F32), align=4)
+
+        for ow in range(lo):
+            tile(ow, 1, True)
+        if n_full > 8:
+            with em.loop(0, n_full, name="tile") as i:
+                tile(em.add(lo, em.mul(i, V)), V, False)
+        else:
+            for i in range(n_full):
+                tile(lo + i * V, V, False)
+        rest = lo + n_full * V
+        if hi > rest:
+            tile(rest, hi - rest, False)
+        for ow in range(hi, OW):
+            tile(ow, 1, True)
+        if post is not None:
+            post(row0, plane, oc0, R, OW)
 
 
 @dataclass(frozen=True)

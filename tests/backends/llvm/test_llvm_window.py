@@ -63,3 +63,22 @@ def test_fused_depthwise_rows_epilogue():
 def test_depthwise_runtime_weights():
     attrs = dict(kernel_shape=(3, 3), strides=(2, 2), pads=(1, 1, 1, 1), dilations=(1, 1), group=4)
     check_op("Conv", [rand(1, 4, 9, 9), rand(4, 1, 3, 3, seed=1)], attrs)
+
+
+@pytest.mark.parametrize("cpu", [None, "x86-64-v3"])
+@pytest.mark.parametrize("x_shape,w_shape,s,pads,group", [
+    ((1, 3, 23, 23), (16, 3, 3, 3), (2, 2), (0, 0, 0, 0), 1),    # stem
+    ((1, 3, 17, 40), (24, 3, 3, 3), (2, 2), (1, 1, 1, 1), 1),
+    ((1, 8, 9, 11), (28, 2, 1, 1), (1, 1), (0, 0, 0, 0), 4),     # narrow grouped 1x1
+    ((2, 4, 6, 300), (8, 4, 1, 3), (1, 3), (0, 1, 0, 2), 1),     # wide rows: runtime tile loop
+])
+def test_pixel_rows_conv(x_shape, w_shape, s, pads, group, cpu):
+    """conv_schedule="pixels": output pixels in the vector lanes, fused epilogue."""
+    k = w_shape[2:]
+    oh = (x_shape[2] + pads[0] + pads[2] - k[0]) // s[0] + 1
+    ow = (x_shape[3] + pads[1] + pads[3] - k[1]) // s[1] + 1
+    attrs = dict(kernel_shape=k, strides=s, pads=pads, dilations=(1, 1), group=group,
+                 epilogue=(("bias",), ("add",), ("relu",)))
+    m = w_shape[0]
+    check_op("FusedConv", [rand(*x_shape), const(rand(*w_shape, seed=1)), const(rand(m, seed=2)),
+                           rand(x_shape[0], m, oh, ow, seed=3)], attrs, cpu=cpu, params={"conv_schedule": "pixels"})
