@@ -168,7 +168,12 @@ class _Measurer:
     def measure(self, params: dict) -> float | None:
         """Seconds per run of the candidate, None when it fails or disagrees with the default.
         A candidate whose kernel IR equals an earlier one's gets that one's time."""
-        gen = generate(self.graph, self.target, None, {self.key: params} if params else None)
+        try:
+            gen = generate(self.graph, self.target, None, {self.key: params} if params else None)
+        except BackendError:
+            if not params:
+                raise
+            return None
         digest = hashlib.sha1(gen.llvm_ir.encode()).hexdigest()
         if digest in self.seen_ir:
             return self.seen_ir[digest]
@@ -185,7 +190,7 @@ class _Measurer:
             once = min(exe.time_runs(self.feeds, number=1, repeat=2))
             number = max(1, min(1000, int(self.min_batch_s / max(once, 1e-7))))
             t = min(exe.time_runs(self.feeds, number=number, repeat=3))
-        except BackendError:
+        except (BackendError, RuntimeError):  # a candidate LLVM rejects: skipped
             if not params:
                 raise
             t = None
