@@ -377,12 +377,14 @@ def tune(
     target: Annotated[str, typer.Option("--target", "-t", help="Target to tune for: tvm-llvm, cuda (needs a GPU here), llvm.")] = "tvm-llvm",
     db: Annotated[Path, typer.Option("--db", help="Tuning records folder (created; shared between models and runs).")] = Path("tuning"),
     trials: Annotated[int, typer.Option(help="Measured candidates per kernel workload.", min=1)] = 64,
+    budget_s: Annotated[Optional[float], typer.Option("--budget-s", help="llvm: stop tuning after about this many seconds (the best found so far is kept).", show_default=False)] = None,
     input_shape: InputShapeOpt = None,
     opt_level: OptLevelOpt = 2,
     arch: ArchOpt = None,
 ) -> None:
     """Tune every distinct kernel workload of a model and store the records for `compile --db`."""
     import importlib
+    from inspect import signature as inspect_signature
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -399,6 +401,10 @@ def tune(
         raise UsageError(f"target {target!r} has no tuner yet; tune tvm-llvm or cuda")
     if arch is not None:
         options["arch"] = arch
+    if budget_s is not None:
+        if "budget_s" not in inspect_signature(tuning.tune).parameters:
+            raise UsageError(f"--budget-s: the {target} tuner counts trials, not seconds; use --trials")
+        options["budget_s"] = budget_s
     graph = optimize(import_model(model, parse_input_shapes(input_shape)), opt_level)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} trials"), TimeElapsedColumn(), console=out, transient=True) as progress:
         task = progress.add_task("tuning", total=None)
@@ -445,6 +451,7 @@ def bench(
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write every figure plus machine info to this JSON file.", show_default=False)] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Write a bar chart (PNG) of latency per contender and model.", show_default=False)] = None,
     seed: Annotated[int, typer.Option(help="Seed for the inputs.")] = 0,
+    db: DbOpt = None,
 ) -> None:
     """Benchmark cnncc's generated code against onnxruntime / TVM, interleaved, with medians and ratios."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -466,7 +473,7 @@ def bench(
         raise UsageError("give at least one model (file or zoo name), or --suite zoo")
     targets = [t for t in target.split(",") if t]
     peers = [p for p in against.split(",") if p]
-    contenders = bench_contenders.make_contenders(targets, peers, opt_level)
+    contenders = bench_contenders.make_contenders(targets, peers, opt_level, backend_options(db))
     thread_counts = _int_list(threads, "--threads")
     batches = _int_list(batch, "--batch")
     shapes_given = parse_input_shapes(input_shape)

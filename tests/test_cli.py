@@ -167,3 +167,12 @@ def test_compile_llvm_then_run_the_artifact(tmp_path):
     assert rc == 2 and "--check needs the model" in stderr
     rc, _, stderr = cli("run", str(tmp_path))
     assert rc == 2 and "not a cnncc artifact" in stderr
+
+
+def test_tune_llvm_with_a_time_budget(tmp_path):
+    db = tmp_path / "db"
+    rc, stdout, stderr = cli("tune", SQUEEZENET, "--target", "llvm", "--trials", "2", "--budget-s", "3", "--db", str(db))
+    assert rc == 0, stderr
+    assert (db / "llvm.sqlite").is_file()
+    rc, _, stderr = cli("tune", SQUEEZENET, "--target", "tvm-llvm", "--budget-s", "3", "--db", str(db))
+    assert rc == 2 and "counts trials, not seconds" in stderr

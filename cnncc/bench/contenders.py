@@ -44,9 +44,10 @@ def _measured(name: str, prepare: Callable[[], tuple[Callable, float, int | None
 
 
 class CnnccContender:
-    def __init__(self, target: str, opt_level: int = 2):
+    def __init__(self, target: str, opt_level: int = 2, options: dict | None = None):
         self.target = target
         self.opt_level = opt_level
+        self.options = dict(options or {})
         self.name = f"cnncc-{target}"
 
     def prepare(self, model, input_shapes, feeds, threads: int) -> Prepared:
@@ -55,7 +56,7 @@ class CnnccContender:
         def build():
             t0 = time.perf_counter()
             try:
-                compiled = cnncc.compile(model, target=self.target, input_shapes=input_shapes, opt_level=self.opt_level)
+                compiled = cnncc.compile(model, target=self.target, input_shapes=input_shapes, opt_level=self.opt_level, **self.options)
             except Exception as exc:  # noqa: BLE001 - any failure is this contender's row
                 raise Unavailable(f"{type(exc).__name__}: {exc}") from exc
             compile_s = time.perf_counter() - t0
@@ -85,7 +86,7 @@ class CnnccContender:
 
         backend, options = get_backend(self.target)
         try:
-            profiled = backend.build(compiled.graph, **options, params={"profile": True})
+            profiled = backend.build(compiled.graph, **options, **self.options, params={"profile": True})
         except TypeError:
             raise Unavailable(f"target {self.target} cannot time its kernels") from None
         if not hasattr(profiled, "profile"):
@@ -192,9 +193,10 @@ def feeds_shapes(feeds: Mapping[str, np.ndarray]) -> dict[str, tuple[int, ...]]:
     return {k: tuple(v.shape) for k, v in feeds.items()}
 
 
-def make_contenders(targets: list[str], against: list[str], opt_level: int = 2) -> list:
+def make_contenders(targets: list[str], against: list[str], opt_level: int = 2, options: dict | None = None) -> list:
+    """cnncc's targets first (built with ``options``, e.g. a tuning db_dir), then the peers."""
     peers = {"onnxruntime": OnnxruntimeContender, "ort": OnnxruntimeContender, "tvm": TvmRelaxContender, "reference": ReferenceContender}
-    out = [CnnccContender(t, opt_level) for t in targets]
+    out = [CnnccContender(t, opt_level, options) for t in targets]
     for name in against:
         if name not in peers:
             from cnncc.errors import UsageError
