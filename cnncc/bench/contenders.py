@@ -117,6 +117,10 @@ class OnnxruntimeContender:
             opts.inter_op_num_threads = 1
             opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
             opts.log_severity_level = 3
+            # Contenders run interleaved in one process: onnxruntime's workers, left spinning
+            # after a run, would steal the cores of whoever runs next. cnncc's OpenMP threads
+            # wait passively too, so both start each run on equal terms.
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             t0 = time.perf_counter()
             try:
                 session = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])

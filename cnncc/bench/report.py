@@ -193,7 +193,7 @@ def write_plot(path: Path, cases: list[Case], title: str) -> None:
             if r.name not in names:
                 names.append(r.name)
     width = 0.8 / max(len(names), 1)
-    fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(cases) * max(len(names), 1) * 0.6), 4.5))
+    fig, ax = plt.subplots(figsize=(min(16, 3 + 0.45 * len(cases) * max(len(names), 1)), 4.5))
     for k, name in enumerate(names):
         xs, meds, lo, hi = [], [], [], []
         for i, c in enumerate(cases):

@@ -12,7 +12,7 @@ from types import SimpleNamespace as NS
 
 from cnncc.ir import Attrs
 from cnncc.ops import infer_types
-from cnncc.ops.fused import POOL_STEPS, STEP_EXTRAS
+from cnncc.ops.fused import POOL_STEPS, STEP_EXTRAS, UNARY_STEPS
 
 from ..emit import F32, FAST
 from ..lowering import register
@@ -21,18 +21,6 @@ from .elementwise import UNARY, _lt0, _sigmoid
 from .gemm import gemm_core, gemm_operands
 from .norm import reduce
 from .pool import emit_pool
-
-ACTIVATIONS = {  # step kind -> (UNARY entry, attribute names of its parameters)
-    "relu": ("Relu", ()),
-    "leaky_relu": ("LeakyRelu", ("alpha",)),
-    "sigmoid": ("Sigmoid", ()),
-    "hard_sigmoid": ("HardSigmoid", ("alpha", "beta")),
-    "hard_swish": ("HardSwish", ()),
-    "elu": ("Elu", ("alpha",)),
-    "selu": ("Selu", ("alpha", "gamma")),
-    "tanh": ("Tanh", ()),
-}
-
 
 def apply_step(em, step, v, extra, chan, pos):
     """One pointwise epilogue step on value ``v`` at channel ``chan`` and output index ``pos``."""
@@ -49,7 +37,7 @@ def apply_step(em, step, v, extra, chan, pos):
         return v
     if kind == "silu":
         return b.fmul(v, _sigmoid(em, v, None))
-    op, names = ACTIVATIONS[kind]
+    op, names = UNARY_STEPS[kind]  # the op-table op of this step, parameters as its attributes
     return UNARY[op](em, v, NS(**dict(zip(names, step[1:]))))
 
 
