@@ -164,17 +164,18 @@ def inspect(
     pass_stats: PassStatsOpt = False,
 ) -> None:
     """Inputs, outputs, op histogram, parameters and MACs of a model."""
+    import onnx
+
     from cnncc.errors import UnsupportedOpError
-    from cnncc.frontends.onnx import load_model
+    from cnncc.frontends.onnx import import_onnx
     from cnncc.passes.manager import optimize
     from cnncc.stats import graph_stats
 
     try:
-        from cnncc.frontends.onnx import import_onnx
-
         graph = import_onnx(model, parse_input_shapes(input_shape))
     except UnsupportedOpError:
-        _print_onnx_ops(load_model(model))
+        # still worth showing which ops the model has and which of them cnncc lacks
+        _print_onnx_ops(onnx.load(model, load_external_data=False))
         raise
     records: list = []
     graph = optimize(graph, opt_level, disable=disable_pass or (), print_after=print_after or (), records=records, echo=out.print)

@@ -176,3 +176,11 @@ def test_tune_llvm_with_a_time_budget(tmp_path):
     assert (db / "llvm.sqlite").is_file()
     rc, _, stderr = cli("tune", SQUEEZENET, "--target", "tvm-llvm", "--budget-s", "3", "--db", str(db))
     assert rc == 2 and "counts trials, not seconds" in stderr
+
+
+def test_inspect_lists_the_ops_of_a_model_it_cannot_compile(tmp_path):
+    path = tiny_model(tmp_path / "unsupported.onnx", op="Hardmax", dims=(1, 4))
+    rc, stdout, stderr = cli("inspect", path)
+    assert rc == 3
+    assert "Hardmax" in stdout and "no" in stdout
+    assert "unsupported ONNX op(s): Hardmax" in stderr
