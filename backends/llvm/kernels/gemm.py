@@ -39,14 +39,7 @@ def gemm_core(k, *, batch, M, N, K, a_ptr, a_strides, b_ptr, b_strides, y, c=Non
         _dot_rows(k, batch, M, N, K, a_ptr, a_strides, b_ptr, b_strides, y, c, alpha, post, RB, nb, nblk)
         return
     with k.parallel_loop(nbatch * (M // RB) * nb, RB * K * nblk) as t:
-        bt, ib, jb = em.unravel(t, [nbatch, M // RB, nb])
-        bidx = em.unravel(bt, batch) if batch else []
-        a_base = em.lin(zip(bidx, a_bs))
-        b_base = em.lin(zip(bidx, b_bs))
-        i0 = em.mul(ib, RB)
-        j0 = em.mul(jb, nblk)
-        j1 = em.smin(em.add(j0, nblk), N) if nb > 1 else N
-        rows = [em.add(em.mul(bt, M * N), em.mul(em.add(i0, r), N)) for r in range(RB)]
+        bidx, a_base, b_base, i0, j0, j1, rows = _work_item(em, t, batch, M, N, RB, nb, nblk, a_bs, b_bs)
         with em.loop(j0, j1, name="j") as j:
             for r in range(RB):
                 init = c(bidx, em.add(i0, r), j) if c is not None else em.fconst(0.0)
@@ -74,14 +67,7 @@ def _dot_rows(k, batch, M, N, K, a_ptr, a_strides, b_ptr, b_strides, y, c, alpha
     b_bs, _, b_cs = b_strides
     nbatch = math.prod(batch)
     with k.parallel_loop(nbatch * (M // RB) * nb, RB * K * nblk) as t:
-        bt, ib, jb = em.unravel(t, [nbatch, M // RB, nb])
-        bidx = em.unravel(bt, batch) if batch else []
-        a_base = em.lin(zip(bidx, a_bs))
-        b_base = em.lin(zip(bidx, b_bs))
-        i0 = em.mul(ib, RB)
-        j0 = em.mul(jb, nblk)
-        j1 = em.smin(em.add(j0, nblk), N) if nb > 1 else N
-        rows = [em.add(em.mul(bt, M * N), em.mul(em.add(i0, r), N)) for r in range(RB)]
+        bidx, a_base, b_base, i0, j0, j1, rows = _work_item(em, t, batch, M, N, RB, nb, nblk, a_bs, b_bs)
         accs = [em.local(F32, name="acc") for _ in range(RB)]
         with em.loop(j0, j1, name="j") as j:
             for a in accs:
@@ -157,3 +143,15 @@ def _matmul(k, node):
     b_bs = [s * K * N for s in broadcast_strides(b2[:-2], out_batch)]
     gemm_core(k, batch=out_batch, M=M, N=N, K=K, a_ptr=k.inp(0), a_strides=(a_bs, K, 1),
               b_ptr=k.inp(1), b_strides=(b_bs, N, 1), y=k.out())
+
+
+def _work_item(em, t, batch, M, N, RB, nb, nblk, a_bs, b_bs):
+    """Where parallel work item ``t`` (batch x row block x column block) reads and writes:
+    batch indices, A and B batch offsets, first row, column range, and output row offsets."""
+    bt, ib, jb = em.unravel(t, [math.prod(batch), M // RB, nb])
+    bidx = em.unravel(bt, batch) if batch else []
+    i0 = em.mul(ib, RB)
+    j0 = em.mul(jb, nblk)
+    j1 = em.smin(em.add(j0, nblk), N) if nb > 1 else N
+    rows = [em.add(em.mul(bt, M * N), em.mul(em.add(i0, r), N)) for r in range(RB)]
+    return bidx, em.lin(zip(bidx, a_bs)), em.lin(zip(bidx, b_bs)), i0, j0, j1, rows
