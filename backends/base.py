@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Protocol
+import importlib
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 import numpy as np
 
-from cnncc.errors import ShapeError, UsageError
-from cnncc.ir import Graph
+from cnncc.errors import ShapeError, UnsupportedOpError, UsageError
+from cnncc.ir import Graph, Node
 
 
 class Executable(Protocol):
@@ -44,3 +45,46 @@ def check_feeds(graph: Graph, feeds: Mapping[str, np.ndarray]) -> dict[str, np.n
             arr = arr.astype(value.dtype)
         checked[name] = np.ascontiguousarray(arr)
     return checked
+
+
+class LoweringTable:
+    """A backend's table from op name to lowering function.
+
+    The kernel modules register into it when ``kernels_module`` is first imported (lazily, so
+    importing a backend stays cheap); an op without an entry is an UnsupportedOpError that
+    names the op, the node and the backend.
+    """
+
+    def __init__(self, backend: str, kernels_module: str, alternatives: str):
+        self.backend = backend
+        self.functions: dict[str, Callable[..., Any]] = {}
+        self._kernels_module = kernels_module
+        self._alternatives = alternatives
+        self._loaded = False
+
+    def register(self, *ops: str):
+        def wrap(fn):
+            for op in ops:
+                self.functions[op] = fn
+            return fn
+
+        return wrap
+
+    def _load(self) -> None:
+        if not self._loaded:
+            importlib.import_module(self._kernels_module)
+            self._loaded = True
+
+    def ops(self) -> set[str]:
+        self._load()
+        return set(self.functions)
+
+    def lookup(self, node: Node):
+        self._load()
+        fn = self.functions.get(node.op)
+        if fn is None:
+            raise UnsupportedOpError(
+                f"{self.backend} backend: node {node.name!r} uses op {node.op}, which the {self.backend} backend "
+                f"cannot lower; {self._alternatives}"
+            )
+        return fn

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import numpy as np
 from llvmlite import ir
 
-from cnncc.errors import UnsupportedOpError
+from cnncc.backends.base import LoweringTable
 from cnncc.ir import Node
 
 from .emit import PTR, VOID, Emitter, llvm_type
@@ -25,7 +25,10 @@ LowerFn = Callable[["Kernel", Node], None]
 # loop of a kernel; the entry zeroes them before each kernel. Later loops split statically.
 MAX_COUNTERS = 8
 COUNTER_BYTES = 64 * MAX_COUNTERS
-LOWERINGS: dict[str, LowerFn] = {}
+TABLE = LoweringTable("llvm", "cnncc.backends.llvm.kernels", "compile it with --target reference, or report the op")
+LOWERINGS: dict[str, LowerFn] = TABLE.functions
+register = TABLE.register
+lowering_for = TABLE.lookup
 
 # ops whose output is the input's bytes under another shape: no code, same storage
 VIEW_OPS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout"})
@@ -52,38 +55,8 @@ DEFAULT_PARAMS = {
 }
 
 
-def register(*ops: str):
-    def wrap(fn: LowerFn) -> LowerFn:
-        for op in ops:
-            LOWERINGS[op] = fn
-        return fn
-    return wrap
-
-
-def lowering_for(node: Node) -> LowerFn:
-    _load_kernels()
-    fn = LOWERINGS.get(node.op)
-    if fn is None:
-        raise UnsupportedOpError(
-            f"llvm backend: node {node.name!r} uses op {node.op}, which the llvm backend cannot lower; "
-            f"compile it with --target reference, or report the op"
-        )
-    return fn
-
-
 def supported_ops() -> list[str]:
-    _load_kernels()
-    return sorted(set(LOWERINGS) | VIEW_OPS)
-
-
-_loaded = False
-
-
-def _load_kernels() -> None:
-    global _loaded
-    if not _loaded:
-        from . import kernels  # noqa: F401  (registers every lowering)
-        _loaded = True
+    return sorted(TABLE.ops() | VIEW_OPS)
 
 
 class Kernel:

@@ -20,50 +20,22 @@ import numpy as np
 import tvm
 from tvm import te
 
+from cnncc.backends.base import LoweringTable
 from cnncc.errors import BackendError, UnsupportedOpError
 from cnncc.ir import Attrs, Node, TensorType
 
 LowerFn = Callable[["KernelContext"], Sequence[te.Tensor]]
-LOWERINGS: dict[str, LowerFn] = {}
+TABLE = LoweringTable("tvm", "cnncc.backends.tvm.kernels", "try --target reference or --target llvm")
+LOWERINGS: dict[str, LowerFn] = TABLE.functions
+register = TABLE.register
+lowering_for = TABLE.lookup
 
 # ops whose kernel only reinterprets its input's shape: Relax turns them into views
 VIEW_OPS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"})
 
 
-def register(*ops: str):
-    def wrap(fn: LowerFn) -> LowerFn:
-        for op in ops:
-            LOWERINGS[op] = fn
-        return fn
-
-    return wrap
-
-
-_loaded = False
-
-
-def _load_kernels() -> None:
-    global _loaded
-    if not _loaded:
-        from . import kernels  # noqa: F401  (registers every lowering)
-
-        _loaded = True
-
-
 def supported_ops() -> list[str]:
-    _load_kernels()
-    return sorted(LOWERINGS)
-
-
-def lowering_for(node: Node) -> LowerFn:
-    _load_kernels()
-    fn = LOWERINGS.get(node.op)
-    if fn is None:
-        raise UnsupportedOpError(
-            f"tvm backend: node {node.name!r} uses op {node.op}, which the tvm backend cannot lower "
-            f"(supported: {', '.join(sorted(LOWERINGS))}); try --target reference or --target llvm"
-        )
-    return fn
+    return sorted(TABLE.ops())
 
 
 @dataclass
