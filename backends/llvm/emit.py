@@ -167,6 +167,14 @@ class Emitter:
     def store(self, val: ir.Value, ptr: ir.Value, idx: Index, t: ir.Type | None = None) -> None:
         self.b.store(val, self.gep(ptr, idx, t or val.type))
 
+    def prefetch(self, ptr: ir.Value, idx: Index, t: ir.Type, locality: int = 2) -> None:
+        """A read prefetch of ptr[idx] (locality 2: into L2); never faults."""
+        fn = self.module.globals.get("llvm.prefetch.p0")
+        if fn is None:
+            fn = ir.Function(self.module, ir.FunctionType(VOID, [PTR, I32, I32, I32]), "llvm.prefetch.p0")
+        i32 = ir.IntType(32)
+        self.b.call(fn, [self.gep(ptr, idx, t), ir.Constant(i32, 0), ir.Constant(i32, locality), ir.Constant(i32, 1)])
+
     def local(self, t: ir.Type, count: int = 1, name: str = "tmp") -> ir.Value:
         """A stack slot in the entry block (so mem2reg/SROA can promote it)."""
         b = ir.IRBuilder(self._alloca_block)

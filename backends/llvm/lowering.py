@@ -45,6 +45,8 @@ DEFAULT_PARAMS = {
                                  # (0: 8 with 32 vector registers (AVX-512), else 4)
     "conv_oc_vectors": 2,        # channel vectors per register tile (tile = ow_tile x oc_vectors)
     "conv_vector_lanes": 0,      # channels per vector (0: widest that divides, or padded to the host width)
+    "conv_prefetch": True,       # the channel-vector kernel prefetches the next block's weights
+    "conv_pointwise_row": 256,   # a 1x1 conv's flattened map is cut into rows of about this length
     "conv_unroll_ow": 32,        # rows up to this width are fully unrolled into tiles
     "conv_plane_max": 1 << 15,   # depthwise planes up to this many floats use the plane kernel
     "conv_window_rows": True,    # other depthwise convs: vectors along the output row (window.py)

@@ -79,7 +79,7 @@ def candidates(node: Node, target: TargetInfo) -> list[dict]:
         Cg, Mg, depthwise = _conv_shape(node)
         regs = 32 if target.vector_bits >= 512 else 16
         direct = {"conv_schedule": "direct"}   # the channel-vector kernel, whatever "auto" picks
-        out += [direct, {"conv_schedule": "pixels"}]
+        out += [direct, {"conv_schedule": "pixels"}, {"conv_prefetch": False}]
         if node.inputs[1].is_constant:
             for nv in (1, 2, 3, 4, 5, 6):
                 for t in (2, 4, 6, 8, 10, 12, 14, 16):

@@ -76,7 +76,8 @@ def lower_fused_conv(k, node):
                     v = apply_step(em, step, v, extra, em.add(oc0, r), p)
                 em.store(v, y, p, F32)
 
-    emit_conv(k, node, y, conv_type.shape, bias, post if point else None)
+    residuals = [extra for step, extra in point if step[0] == "add"]
+    emit_conv(k, node, y, conv_type.shape, bias, post if point else None, residuals)
     if pool is None:
         return
     k.barrier()

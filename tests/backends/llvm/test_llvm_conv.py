@@ -29,6 +29,9 @@ CONVS = [
     ((2, 6, 8, 70), (24, 3, 3, 3), conv_attrs((3, 3), (1, 1), (1, 2, 0, 1), (1, 2), 2), True, False),
     ((1, 7, 6, 6), (12, 7, 1, 1), conv_attrs((1, 1), (2, 2), (0, 0, 1, 1), (1, 1)), True, True),
     ((1, 9, 5, 41), (8, 9, 1, 1), conv_attrs((1, 1), (1, 1), (0, 0, 0, 0), (1, 1)), True, True),
+    # strided 1x1: input subsampled into scratch, then pointwise
+    ((2, 8, 9, 11), (32, 4, 1, 1), conv_attrs((1, 1), (2, 3), (0, 0, 0, 0), (1, 1), 2), True, True),
+    ((1, 64, 14, 14), (48, 64, 1, 1), conv_attrs((1, 1), (2, 2), (0, 0, 0, 0), (1, 1)), True, False),
     ((1, 4, 30), (16, 4, 7), conv_attrs((7,), (1,), (3, 3), (1,)), True, True),
     # depthwise stride 1: padded-plane kernel
     ((2, 6, 9, 11), (6, 1, 3, 3), conv_attrs((3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 6), True, True),
@@ -53,7 +56,7 @@ def test_conv(x_shape, w_shape, attrs, const_w, bias, schedule):
 @pytest.mark.parametrize("params", [{"conv_schedule": "rows", "conv_oc_block": 1},
                                     {"conv_schedule": "rows", "conv_oc_block": 3},
                                     {"conv_schedule": "rows", "conv_oc_block": 8},
-                                    {"conv_ow_tile": 1}, {"conv_ow_tile": 5, "conv_unroll_ow": 0},
+                                    {"conv_ow_tile": 1}, {"conv_prefetch": False}, {"conv_ow_tile": 5, "conv_unroll_ow": 0},
                                     {"conv_ow_tile": 16, "conv_unroll_ow": 100},
                                     {"conv_oc_vectors": 1, "conv_ow_tile": 3},
                                     {"conv_oc_vectors": 4, "conv_ow_tile": 2, "conv_unroll_ow": 0}])
