@@ -108,3 +108,32 @@ def test_per_layer_profile_of_llvm_artifact(tmp_path, capsys):
     assert rows and all("error" not in row for row in rows)
     conv = next(row for row in rows if row["op"] == "FusedConv")
     assert conv["macs"] == 8 * 16 * 16 * 27 and conv["time_s"] > 0 and conv["gflops"] > 0
+
+
+def test_per_layer_rows_name_the_layer_shape_and_algorithm(tmp_path, capsys):
+    model = tiny_cnn(tmp_path / "tiny.onnx")
+    out_json = tmp_path / "bench.json"
+    assert main(["bench", model, "--target", "llvm", "--against", "", "--repeat", "1", "--warmup", "0",
+                 "--per-layer", "--json", str(out_json)]) == 0
+    (case,) = json.loads(out_json.read_text())["cases"]
+    conv = next(row for row in case["results"][0]["per_layer"] if row["op"] == "FusedConv")
+    # the fused 2x2 max pool does not hide the convolution's 16x16 map
+    assert conv["layer"].startswith("3x3/1 3->8 16x16 +pool ")
+    assert conv["layer"].split("+pool ")[1] in ("pixel vectors", "direct 8ch", "rows", "winograd")
+
+
+def test_layer_shape_of_grouped_strided_conv_and_gemm():
+    from cnncc.ir import Attrs, Node, TensorType, Value
+    from cnncc.stats import layer_shape
+
+    x = Value("x", TensorType((1, 8, 15, 12), "float32"))
+    w = Value("w", TensorType((16, 4, 3, 1), "float32"), data=np.zeros((16, 4, 3, 1), np.float32))
+    y = Value("y", TensorType((1, 16, 8, 6), "float32"))
+    conv = Node("Conv", [x, w], [y], Attrs(kernel_shape=(3, 1), strides=(2, 2), pads=(1, 0, 1, 0),
+                                           dilations=(1, 1), group=2))
+    assert layer_shape(conv) == "3x1/2 8->16 g2 8x6"
+    a = Value("a", TensorType((1, 2048), "float32"))
+    b = Value("b", TensorType((2048, 1000), "float32"), data=np.zeros((2048, 1000), np.float32))
+    out = Value("o", TensorType((1, 1000), "float32"))
+    assert layer_shape(Node("MatMul", [a, b], [out], Attrs())) == "2048->1000"
+    assert layer_shape(Node("Relu", [a], [a], Attrs())) == ""

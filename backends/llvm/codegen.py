@@ -37,6 +37,7 @@ class KernelInfo:
     work: int
     workload: str = ""
     schedule: dict = field(default_factory=dict)   # parameters that differ from the model's
+    algorithm: str = ""                            # what the lowering chose ("winograd", ...)
 
 
 @dataclass
@@ -92,7 +93,8 @@ def generate(graph: Graph, target: TargetInfo, params: dict | None = None,
             seen[key] = k
         else:
             k.fn = first.fn
-        kernels.append((k, KernelInfo(k.fn.name, node.name, node.op, k.parallel, k.work, wkey, own)))
+        kernels.append((k, KernelInfo(k.fn.name, node.name, node.op, k.parallel, k.work, wkey, own,
+                                             k.algorithm)))
 
     # 2. the entry
     fnty = ir.FunctionType(VOID, [PTR, PTR, PTR, PTR, I32])

@@ -93,6 +93,7 @@ class Kernel:
         self.used_inputs: set[int] = set()
         self.parallel = False
         self.work = 0
+        self.algorithm = ""  # set by lowerings with a choice of algorithm (profiles show it)
 
     # -- buffers -------------------------------------------------------------------------
     def out(self, i: int = 0) -> ir.Value:

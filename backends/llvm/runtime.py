@@ -114,7 +114,7 @@ class JitExecutable:
         for _ in range(runs):
             self.run(feeds)
         rows = [{"kernel": k.name, "node": k.node_name, "op": k.op, "parallel": k.parallel,
-                 "ms": table[i] / 1e6 / runs} for i, k in enumerate(self.generated.kernels)]
+                 "algorithm": k.algorithm, "ms": table[i] / 1e6 / runs} for i, k in enumerate(self.generated.kernels)]
         return sorted(rows, key=lambda r: -r["ms"])
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

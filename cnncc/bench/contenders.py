@@ -83,6 +83,7 @@ class CnnccContender:
         build carries no timers), with each kernel's MACs from its node."""
         from cnncc.backends import get_backend
         from cnncc.ops import count_macs
+        from cnncc.stats import layer_shape
 
         backend, options = get_backend(self.target)
         try:
@@ -97,7 +98,9 @@ class CnnccContender:
         for row in profiled.profile(feeds):
             node = nodes.get(row.get("node"))
             macs = count_macs(node.op, [v.type for v in node.inputs], [v.type for v in node.outputs], node.attrs) if node else 0
-            rows.append({"name": row.get("node") or row.get("kernel"), "kernel": row.get("kernel"), "op": row.get("op"), "time_s": row["ms"] / 1e3, "macs": macs})
+            layer = " ".join(t for t in (layer_shape(node) if node else "", row.get("algorithm", "")) if t)
+            rows.append({"name": row.get("node") or row.get("kernel"), "kernel": row.get("kernel"), "op": row.get("op"),
+                         "layer": layer, "time_s": row["ms"] / 1e3, "macs": macs})
         return rows
 
 

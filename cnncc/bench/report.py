@@ -106,13 +106,14 @@ def print_per_layer(console: Console, result) -> None:
         console.print(f"  per-layer profile of {result.name} failed: {errors[0]}")
         return
     table = Table(title=f"{result.name}: per kernel, slowest first")
-    for col in ("kernel", "op", "ms", "share", "MMACs", "GFLOP/s", "% peak"):
-        table.add_column(col, justify="left" if col in ("kernel", "op") else "right")
+    for col in ("kernel", "op", "layer", "ms", "share", "MMACs", "GFLOP/s", "% peak"):
+        table.add_column(col, justify="left" if col in ("kernel", "op", "layer") else "right")
     total = sum(row.get("time_s", 0) for row in rows) or 1.0
     for row in rows:
         table.add_row(
             str(row.get("name")),
             str(row.get("op")),
+            str(row.get("layer", "")),
             _ms(row.get("time_s")),
             f"{100 * row.get('time_s', 0) / total:.1f}%",
             _fmt(row.get("macs", 0) / 1e6, ",.1f"),

@@ -95,6 +95,7 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None, post_reads=()):
     a = node.attrs
     em = k.em
     if winograd.chosen(node, k.params):
+        k.algorithm = "winograd"
         winograd.emit_winograd(k, node, y, o_shape, bias, post)
         return
     x_shape, w_shape = k.in_shape(0), k.in_shape(1)
@@ -116,13 +117,16 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None, post_reads=()):
         H, W, OH, OW = H * W // S, S, H * W // S, S
     plane_ok = len(o_shape) == 4 and Cg == 1 and Mg == 1 and sh == sw == 1 and k.params["conv_schedule"] != "rows"
     if plane_ok and _padded_plane_size(H, W, OH, OW, KH, KW, dh, dw, ph, pw) <= int(k.params["conv_plane_max"]):
+        k.algorithm = "depthwise planes"
         _depthwise_planes(k, node, y, bias, post, N, G, H, W, OH, OW, KH, KW, dh, dw, ph, pw)
         return
     if (len(o_shape) == 4 and Cg == 1 and Mg == 1 and k.params["conv_schedule"] != "rows"
             and max_stride(sw) and k.params["conv_window_rows"]):
+        k.algorithm = "depthwise rows"
         _depthwise_rows(k, y, bias, post, N, G, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw)
         return
     if _pixels_chosen(k, node, o_shape, Cg, KH, KW, OW, sw, D):
+        k.algorithm = "pixel vectors"
         _pixel_rows(k, node, x, y, bias, post, N, G, Cg, Mg, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw)
         return
     geo = _Geo(C, Cg, D, H, W, KD, KH, KW, sd, sh, sw, dd, dh, dw, pd, ph, pw, OW)
@@ -134,6 +138,7 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None, post_reads=()):
     if not vec:
         NV, Mp = 1, Mg
     R = NV * V if vec else _pick_block(Mg, int(k.params["conv_oc_block"]))
+    k.algorithm = (f"direct {R}ch" if vec else "rows") + (" pointwise" if KH * KW == 1 and sh == sw == 1 else "")
     OB = Mp // R
 
     if wdata is not None:
