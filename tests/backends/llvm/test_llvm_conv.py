@@ -1,5 +1,6 @@
 """Conv, ConvTranspose and pooling on the llvm backend against the reference."""
 
+import numpy as np
 import pytest
 
 from llvm_helpers import check_op, const, rand
@@ -29,6 +30,10 @@ CONVS = [
     ((2, 6, 8, 70), (24, 3, 3, 3), conv_attrs((3, 3), (1, 1), (1, 2, 0, 1), (1, 2), 2), True, False),
     ((1, 7, 6, 6), (12, 7, 1, 1), conv_attrs((1, 1), (2, 2), (0, 0, 1, 1), (1, 1)), True, True),
     ((1, 9, 5, 41), (8, 9, 1, 1), conv_attrs((1, 1), (1, 1), (0, 0, 0, 0), (1, 1)), True, True),
+    # strided few-channel stems
+    ((1, 3, 35, 33), (16, 3, 3, 3), conv_attrs((3, 3), (2, 2), (0, 0, 0, 0), (1, 1)), True, True),
+    ((2, 3, 37, 41), (24, 3, 7, 7), conv_attrs((7, 7), (2, 2), (3, 2, 1, 3), (1, 1)), True, True),
+    ((1, 2, 45, 52), (8, 2, 11, 11), conv_attrs((11, 11), (4, 3), (2, 1, 2, 0), (1, 1)), True, False),
     # strided 1x1: input subsampled into scratch, then pointwise
     ((2, 8, 9, 11), (32, 4, 1, 1), conv_attrs((1, 1), (2, 3), (0, 0, 0, 0), (1, 1), 2), True, True),
     ((1, 64, 14, 14), (48, 64, 1, 1), conv_attrs((1, 1), (2, 2), (0, 0, 0, 0), (1, 1)), True, False),
@@ -101,6 +106,10 @@ POOLS = [
     ((2, 3, 12), pool_attrs((3,), (2,), (1, 1), ceil=1)),
     ((1, 2, 13, 13), pool_attrs((3, 3), (2, 2), (0, 0, 0, 0), ceil=1)),
     ((1, 2, 5, 6, 7), pool_attrs((2, 3, 2), (2, 1, 2), (1, 1, 0, 0, 1, 1), d=(1, 2, 1), ceil=1)),
+    # 2-D max pools run as a column max then a row max: rows of several vectors plus a tail
+    ((1, 4, 23, 111), pool_attrs((3, 3), (2, 2), (0, 0, 0, 0))),
+    ((1, 2, 17, 70), pool_attrs((3, 5), (3, 4), (1, 2, 2, 3), d=(2, 2), ceil=1)),
+    ((1, 3, 9, 40), pool_attrs((5, 2), (1, 1), (2, 1, 2, 0))),
 ]
 
 
@@ -121,6 +130,12 @@ def test_average_pool(x_shape, attrs, include_pad):
 @pytest.mark.parametrize("shape", [(2, 5, 7, 3), (1, 3, 11)])
 def test_global_pool(op, shape):
     check_op(op, [rand(*shape)])
+
+
+def test_max_pool_propagates_nan():
+    x = rand(1, 2, 9, 37)
+    x[0, 1, 4, 20] = np.nan
+    check_op("MaxPool", [x], pool_attrs((3, 3), (2, 2), (1, 1, 1, 1)))
 
 
 def test_max_pool_int():
