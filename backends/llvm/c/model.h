@@ -17,8 +17,10 @@
  *
  * Threads: kernels split their work across an OpenMP (libgomp) team. The count comes from
  * $CNNCC_NUM_THREADS when the model is created (default: all cores) and can be changed
- * with cnncc_model_set_num_threads(). On machines whose cores are busy with other work,
- * run with OMP_WAIT_POLICY=passive: spinning idle threads then cost whole scheduler ticks.
+ * with cnncc_model_set_num_threads(). libgomp's idle threads spin ~300k iterations by
+ * default; GOMP_SPINCOUNT=10000 (what the Python runtime sets) bridges the gaps between a
+ * model's kernels and soon gives the core back. On machines whose cores are busy with other
+ * work, OMP_WAIT_POLICY=passive avoids spinning idle threads costing whole scheduler ticks.
  */
 #ifndef CNNCC_MODEL_H
 #define CNNCC_MODEL_H
