@@ -365,6 +365,32 @@ class Emitter:
     def log(self, x):
         return self.intrinsic("log", [x])
 
+    def log_normal(self, x):
+        """ln(x) for positive normal float32 x in plain IR (Cephes logf: mantissa in
+        [sqrt(1/2), sqrt(2)) from the bits, degree-8 polynomial), so loops calling it
+        vectorize. inf and NaN pass through; zero, subnormal and negative inputs give garbage,
+        so callers must know x >= FLT_MIN (LRN's positive bias + a sum of squares)."""
+        b = self.b
+        c = self.fconst
+        bits = b.bitcast(x, I32)
+        e = b.sitofp(b.sub(b.and_(b.lshr(bits, ir.Constant(I32, 23)), ir.Constant(I32, 0xFF)),
+                           ir.Constant(I32, 126)), F32)
+        m = b.bitcast(b.or_(b.and_(bits, ir.Constant(I32, 0x807FFFFF)), ir.Constant(I32, 0x3F000000)), F32)
+        small = b.fcmp_ordered("<", m, c(0.707106781186547524))
+        e = b.select(small, b.fsub(e, c(1.0)), e)
+        m = b.fsub(b.select(small, b.fadd(m, m), m), c(1.0))
+        z = b.fmul(m, m)
+        y = c(7.0376836292e-2)
+        for coef in (-1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1,
+                     -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1):
+            y = b.fadd(b.fmul(y, m), c(coef))
+        y = b.fmul(b.fmul(y, m), z)
+        y = b.fadd(y, b.fmul(e, c(-2.12194440e-4)))
+        y = b.fsub(y, b.fmul(z, c(0.5)))
+        y = b.fadd(b.fadd(m, y), b.fmul(e, c(0.693359375)))
+        y = b.select(b.fcmp_ordered(">", x, c(3.4028234663852886e38)), x, y)   # inf
+        return b.select(b.fcmp_unordered("uno", x, x), x, y)                   # NaN
+
     def cast(self, v: ir.Value, to: ir.Type) -> ir.Value:
         """numpy-style astype between f32, i64, i32 and bool (i8)."""
         src = v.type

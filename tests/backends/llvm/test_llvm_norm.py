@@ -87,3 +87,18 @@ def test_matmul(a_shape, b_shape):
 
 def test_matmul_constant_b():
     check_op("MatMul", [rand(3, 8), const(rand(8, 33, seed=1))])
+
+
+def test_lrn_vectorized_log_over_a_wide_range():
+    """LRN takes d ** beta as exp(beta * log d) with emit.log_normal (plain IR, vectorized):
+    d = bias + alpha/size * sum of squares swept over 60 decades, plus inf and NaN inputs."""
+    import numpy as np
+
+    from llvm_helpers import check_op
+
+    mags = np.geomspace(1e-12, 1e17, 2000)
+    signs = np.where(np.arange(mags.size) % 2, -1.0, 1.0)
+    x = np.concatenate([mags * signs, [0.0, np.nan, np.inf]]).astype(np.float32).reshape(1, 1, -1, 1)
+    x = np.concatenate([x, x[:, :, ::-1], x * 0.5], axis=1)  # 3 channels: windows of mixed sizes
+    for bias in (1e-30, 0.5, 1.0, 3.0, 1e6):
+        check_op("LRN", [x], {"size": 3, "alpha": 1e-4, "beta": 0.75, "bias": bias}, rtol=2e-5, atol=1e-30)
