@@ -479,7 +479,8 @@ def bench(
     batches = _int_list(batch, "--batch")
     shapes_given = parse_input_shapes(input_shape)
     peak = machine_peak()
-    out.print(f"peak fp32: {peak.gflops_per_core:,.0f} GFLOP/s per core on {peak.cpu} ({peak.method}; cached per CPU)")
+    out.print(f"peak fp32: {peak.gflops_per_core:,.0f} GFLOP/s per core on {peak.cpu} now ({peak.method}); "
+              f"best seen on this CPU {peak.best_seen_gflops_per_core:,.0f}")
 
     cases = []
     planned = None if min_time else len(specs) * len(batches) * len(thread_counts) * repeat

@@ -53,6 +53,7 @@ def test_bench_json_and_plot(tmp_path, capsys):
     for key in ("date", "cpu_model", "cores", "versions", "peak_gflops_per_core", "peak_method"):
         assert key in machine
     assert machine["peak_gflops_per_core"] > 1
+    assert machine["peak_best_seen_gflops_per_core"] >= machine["peak_gflops_per_core"]
     assert [c["threads"] for c in payload["cases"]] == [1, 2]
     for case in payload["cases"]:
         assert case["macs"] == 8 * 16 * 16 * 27 + 8 * 8 * 8 * 4  # conv + pool windows

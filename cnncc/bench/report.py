@@ -53,6 +53,7 @@ def machine_info(peak=None) -> dict:
     if peak is not None:
         info["peak_gflops_per_core"] = round(peak.gflops_per_core, 1)
         info["peak_method"] = peak.method
+        info["peak_best_seen_gflops_per_core"] = round(peak.best_seen_gflops_per_core, 1)
     return info
 
 

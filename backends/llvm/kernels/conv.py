@@ -86,12 +86,15 @@ def lower_conv(k, node):
     emit_conv(k, node, k.out(), k.out_shape(), k.inp(2) if len(node.inputs) > 2 else None)
 
 
-def emit_conv(k, node, y, o_shape, bias=None, post=None, post_reads=()):
+def emit_conv(k, node, y, o_shape, bias=None, post=None, post_reads=(), tile_post=None):
     """Conv of inputs 0 (x) and 1 (w) of ``node`` into ``y`` (shape ``o_shape``), rows
     initialized with ``bias`` (a per-channel pointer) or 0. ``post(row0, plane, oc0, R, OW)``
     runs after a work item's R rows (row r at y[row0 + r*plane ...]) are accumulated
     (fused epilogues, while the rows are hot); ``post_reads``: tensors shaped like ``y`` that
-    ``post`` reads (a residual), prefetched tile by tile while the rows are accumulated."""
+    ``post`` reads (a residual), prefetched tile by tile while the rows are accumulated.
+    ``tile_post(v, channel, index)``: the same epilogue on a vector of consecutive outputs of
+    one channel, which the channel-vector kernel applies in registers before its row stores
+    (then ``post`` is not run there)."""
     a = node.attrs
     em = k.em
     if winograd.chosen(node, k.params):
@@ -168,11 +171,11 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None, post_reads=()):
         if vec:
             stream = (em.add(em.mul(od, OH), oh), OD * OH, G * OB) if k.params["conv_prefetch"] else None
             _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, NV, OB, count, Mp > Mg,
-                         stream, post_reads)
+                         stream, post_reads, tile_post)
         else:
             rows = [em.add(row0, r * plane) for r in range(R)]
             _scalar_rows(k, geo, x, y, wp, w_off, bias, rows, oc0, n, g, ob, od, oh, R)
-        if post is not None:
+        if post is not None and not (vec and tile_post is not None):
             post(row0, plane, oc0, count, OW)
 
 
@@ -458,7 +461,7 @@ def _scalar_rows(k, geo, x, y, wp, w_off, bias, rows, oc0, n, g, ob, od, oh, R):
 
 
 def _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, NV, OB, count, padded,
-                 stream=None, post_reads=()):
+                 stream=None, post_reads=(), tile_post=None):
     """NV*V output rows with the channels in the vector lanes: the row is cut into tiles of
     T pixels, each tile keeps T x NV <V x float> accumulators; per tap NV weight vector loads
     and T input broadcasts feed T*NV FMAs. Tiles are unrolled, so which taps fall into the
@@ -469,7 +472,8 @@ def _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, 
     next block's weights into L2: a model's weights come from DRAM once per inference, and
     fetched all at once by the block's first tile they left its FMAs waiting (ResNet-50's
     7x7 layers ran at 65% of peak in the model against 92% with their weights cached).
-    Each tile also prefetches its pixels of ``post_reads`` for the epilogue."""
+    Each tile also prefetches its pixels of ``post_reads`` for the epilogue, which
+    ``tile_post`` applies to each transposed channel row before it is stored."""
     em = k.em
     b = em.b
     Cg, KH, KW, W, OW, sw, dw, pw = geo.Cg, geo.KD * geo.KH, geo.KW, geo.W, geo.OW, geo.sw, geo.dw, geo.pw
@@ -538,8 +542,12 @@ def _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, 
                                                         ir.Constant(row.type, ir.Undefined),
                                                         ir.Constant(ir.VectorType(ir.IntType(32), width), [0] * width))
                                 row = b.fadd(row, addv, flags=FAST)
+                            if tile_post is not None:
+                                row = tile_post(row, em.add(oc0, oc), dst)
                             b.store(row, em.gep(y, dst, F32), align=4)
                     else:
+                        if tile_post is not None:
+                            row = tile_post(row, em.add(oc0, oc), dst)
                         b.store(row, em.gep(y, dst, F32), align=4)
 
     block = Cg * KH * KW * RV                     # floats of weights per channel block

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace as NS
 
+from llvmlite import ir
+
 from cnncc.ir import Attrs
 from cnncc.ops import infer_types
 from cnncc.ops.fused import POOL_STEPS, STEP_EXTRAS, UNARY_STEPS
@@ -58,6 +60,11 @@ def _split(k, node):
     return bias, point, pool
 
 
+# epilogue steps the channel-vector conv kernel applies in registers (tile_post); others run
+# over the finished rows (post)
+VECTOR_STEPS = ("add", "relu")
+
+
 @register("FusedConv")
 def lower_fused_conv(k, node):
     em = k.em
@@ -76,8 +83,20 @@ def lower_fused_conv(k, node):
                     v = apply_step(em, step, v, extra, em.add(oc0, r), p)
                 em.store(v, y, p, F32)
 
+    def tile_post(v, chan, pos):
+        """The epilogue on <w x float> outputs pos.. of one channel, in registers."""
+        for step, extra in point:
+            if step[0] == "add":
+                v = em.b.fadd(v, em.b.load(em.gep(extra, pos, F32), typ=v.type, align=4), flags=FAST)
+            else:  # relu; NaN stays NaN, as in the scalar step
+                zero = ir.Constant(v.type, [0.0] * v.type.count)
+                v = em.b.select(em.b.fcmp_ordered("<", v, zero), zero, v)
+        return v
+
     residuals = [extra for step, extra in point if step[0] == "add"]
-    emit_conv(k, node, y, conv_type.shape, bias, post if point else None, residuals)
+    vector_ok = point and all(step[0] in VECTOR_STEPS for step, _ in point)
+    emit_conv(k, node, y, conv_type.shape, bias, post if point else None, residuals,
+              tile_post if vector_ok else None)
     if pool is None:
         return
     k.barrier()
