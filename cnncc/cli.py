@@ -311,7 +311,10 @@ def compile_cmd(
     """Compile a model into a deployable artifact directory."""
     from cnncc.artifacts import atomic_path
 
-    compiled = _compile(model, target, input_shape, opt_level, disable_pass, print_after, pass_stats, **backend_options(db, cpu, arch))
+    options = backend_options(db, cpu, arch)
+    if target == "llvm":
+        options["lazy"] = True  # the export compiles its own position-independent copy
+    compiled = _compile(model, target, input_shape, opt_level, disable_pass, print_after, pass_stats, **options)
     path = compiled.export(output)
     out.print(f"wrote {path} ({compiled.target}, {len(compiled.graph.nodes)} nodes)")
     if emit_source:

@@ -38,7 +38,7 @@ from .target import resolve_target
 
 
 def build(graph: Graph, cpu: str | None = None, params: dict | None = None, num_threads: int | None = None,
-          db_dir=None, **unknown) -> JitExecutable:
+          db_dir=None, lazy: bool = False, **unknown) -> JitExecutable:
     """Compile ``graph`` for this process.
 
     ``cpu``: another LLVM cpu for the code (e.g. "x86-64-v3"; the JIT still runs it here).
@@ -46,11 +46,12 @@ def build(graph: Graph, cpu: str | None = None, params: dict | None = None, num_
     ``num_threads``: fixed thread count (default: $CNNCC_NUM_THREADS at each run, else all
     cores). ``db_dir``: a tuning records folder (tuning.py; default $CNNCC_TUNING_DB): each
     kernel whose workload has a record gets the record's parameters (over ``params``), the
-    others the defaults.
+    others the defaults. ``lazy``: optimize and JIT-load the code at its first run (for
+    callers that may only export it).
     """
     if unknown:
         raise UsageError(f"llvm backend: unknown option(s) {', '.join(sorted(unknown))} "
-                         f"(known: cpu, params, num_threads, db_dir)")
+                         f"(known: cpu, params, num_threads, db_dir, lazy)")
     unknown_params = set(params or {}) - set(DEFAULT_PARAMS) - {"profile"}
     if unknown_params:
         raise UsageError(f"llvm backend: unknown schedule parameter(s) {', '.join(sorted(unknown_params))}")
@@ -61,7 +62,7 @@ def build(graph: Graph, cpu: str | None = None, params: dict | None = None, num_
     schedules = records.schedules(db_dir, target) if db_dir is not None else None
     gen = generate(graph, target, params, schedules)
     tm = target.target_machine()
-    llmod = optimize_module(gen, tm)
+    llmod = None if lazy else optimize_module(gen, tm)
     t1 = time.perf_counter()
     exe = JitExecutable(graph, gen, llmod, tm, num_threads=num_threads)
     gen.timings["jit_s"] = time.perf_counter() - t1

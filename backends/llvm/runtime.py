@@ -83,13 +83,30 @@ class JitExecutable:
         self.generated = gen
         self.plan = gen.plan
         self.num_threads = num_threads
-        self._ee = llvm.create_mcjit_compiler(llmod, tm)  # owns llmod; keep alive
         self._llmod, self._tm = llmod, tm
-        self._ee.finalize_object()
-        self._run = RUN_SIG(self._ee.get_function_address(ENTRY))
+        self._ee = self._run_fn = None
+        if llmod is not None:
+            self._engine()
         self._weights = gen.blob.to_array()
         self._workspace = aligned_empty(max(gen.workspace_size, 64))
         self._lock = threading.Lock()  # one workspace: one run at a time
+
+    def _engine(self):
+        """The JIT engine, made on first use when the build was lazy (``llmod`` None): a
+        command that only exports never pays for optimizing and loading a second copy."""
+        if self._ee is None:
+            if self._llmod is None:
+                from .compile import optimize_module
+                self._llmod = optimize_module(self.generated, self._tm)
+            self._ee = llvm.create_mcjit_compiler(self._llmod, self._tm)  # owns llmod; keep alive
+            self._ee.finalize_object()
+            self._run_fn = RUN_SIG(self._ee.get_function_address(ENTRY))
+        return self._ee
+
+    @property
+    def _run(self):
+        self._engine()
+        return self._run_fn
 
     @property
     def llvm_ir(self) -> str:
@@ -101,9 +118,11 @@ class JitExecutable:
         return {"model.ll": self.llvm_ir, "model.opt.ll": self.optimized_ir(), "model.s": self.assembly()}
 
     def optimized_ir(self) -> str:
+        self._engine()
         return str(self._llmod)
 
     def assembly(self) -> str:
+        self._engine()
         return self._tm.emit_assembly(self._llmod)
 
     def profile(self, feeds: Mapping[str, np.ndarray], runs: int = 10) -> list[dict]:
@@ -114,7 +133,7 @@ class JitExecutable:
         if not self.generated.params.get("profile"):
             raise UsageError("build with params={'profile': True} to profile kernels")
         n = len(self.generated.kernels)
-        table = (ctypes.c_int64 * n).from_address(self._ee.get_global_value_address(PROFILE_SYMBOL))
+        table = (ctypes.c_int64 * n).from_address(self._engine().get_global_value_address(PROFILE_SYMBOL))
         self.run(feeds)
         ctypes.memset(table, 0, 8 * n)
         for _ in range(runs):

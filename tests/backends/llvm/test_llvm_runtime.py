@@ -86,6 +86,15 @@ def test_small_cnn_matches_reference(cnn):
     assert_close(exe.run(feeds), want)
 
 
+def test_lazy_build_exports_without_jit_and_runs_on_first_use(cnn, tmp_path):
+    g, feeds, _, want = cnn
+    exe = llvm.build(g, lazy=True)
+    exe.export(tmp_path / "out")
+    assert exe._ee is None  # exporting compiled its own copy, not the JIT's
+    assert_close(exe.run(feeds), want)
+    assert exe._ee is not None
+
+
 @pytest.mark.parametrize("threads", ["1", "2"])
 def test_thread_counts_agree(cnn, monkeypatch, threads):
     g, feeds, exe, want = cnn
