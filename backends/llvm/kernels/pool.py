@@ -139,7 +139,12 @@ def _max_pool_separable(k, x, y, NC, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, p
     neg = em.fconst(-np.inf)
 
     def vmax(a, c):
-        return b.call(vector_intrinsic(em, "maximum", a.type), [a, c])
+        # NaN from either side propagates (numpy's max): c's through the ordered compare
+        # choosing c, a's through the explicit check. Three instructions (a compare-select
+        # that is one vmaxps, an unordered compare, a blend), where llvm.maximum's lowering
+        # also orders -0 below +0 and measured slower. The sign of a zero max may differ.
+        pick = b.select(b.fcmp_ordered(">", a, c), a, c)
+        return b.select(b.fcmp_unordered("uno", a, a), a, pick)
 
     def chunks(n):
         return [(c0, min(V, n - c0)) for c0 in range(0, n, V)]
