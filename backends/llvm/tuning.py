@@ -97,6 +97,8 @@ def candidates(node: Node, target: TargetInfo) -> list[dict]:
             out.append({"conv_plane_max": 0})
         if _winograd_applies(node):
             out.append({"conv_schedule": "winograd"})
+            out.append({"conv_schedule": "winograd", "conv_winograd_tile": 2})
+            out.append({"conv_schedule": "winograd", "conv_winograd_tile": 4})
     elif node.op in GEMM_OPS:
         for r in (1, 2, 3, 4, 6, 8):
             out.append({"gemm_row_block": r})
