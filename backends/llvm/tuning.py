@@ -154,6 +154,18 @@ def _feeds(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
     return feeds
 
 
+def _agrees(got: np.ndarray, want: np.ndarray) -> bool:
+    """A candidate's output against the default's: rtol 1e-3 and an absolute tolerance of
+    1e-4 of the output's largest magnitude (at least 1e-4). Winograd F(4x4,3x3)'s error
+    scales with the whole output (about 2e-5 of max|Y| at 512 channels), so a fixed atol
+    rejected it on layers with large outputs."""
+    if got.dtype.kind != "f":
+        return bool(np.array_equal(got, want))
+    finite = np.abs(want[np.isfinite(want)])
+    scale = max(1.0, float(finite.max())) if finite.size else 1.0
+    return bool(np.allclose(got, want, rtol=1e-3, atol=1e-4 * scale, equal_nan=True))
+
+
 class _Measurer:
     """Builds and times candidates of one workload."""
 
@@ -186,7 +198,7 @@ class _Measurer:
             outs = exe.run(self.feeds)
             if self.reference is None:
                 self.reference = outs
-            elif not all(np.allclose(outs[n], self.reference[n], rtol=1e-3, atol=1e-4, equal_nan=True)
+            elif not all(_agrees(outs[n], self.reference[n])
                          for n in outs):
                 raise BackendError(f"candidate {params} disagrees with the default schedule")
             once = min(exe.time_runs(self.feeds, number=1, repeat=2))

@@ -199,3 +199,15 @@ def test_export_of_tuned_winograd_and_padded_kernels(tmp_path):
     from cnncc.backends import llvm
     got = llvm.load(tmp_path / "out").run(feeds)
     np.testing.assert_allclose(got["y2"], interpret(g, feeds)["y2"], rtol=1e-3, atol=1e-4)
+
+
+def test_candidate_agreement_scales_with_the_output():
+    from cnncc.backends.llvm.tuning import _agrees
+
+    want = np.array([[100.0, -80.0, 0.0, 1e-3]], np.float32)
+    assert _agrees(want + 5e-3, want)             # 5e-3 < 1e-4 * max|Y| = 1e-2
+    assert not _agrees(want + 5e-2, want)
+    small = np.array([0.5, 0.0], np.float32)
+    assert not _agrees(small + 2e-4, small)        # atol never below 1e-4
+    assert _agrees(np.array([np.nan, 1.0], np.float32), np.array([np.nan, 1.0], np.float32))
+    assert not _agrees(np.array([1, 2]), np.array([1, 3]))
