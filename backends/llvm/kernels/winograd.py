@@ -83,12 +83,16 @@ def _out_width(node) -> int:
 
 
 def chosen(node, params) -> bool:
-    """``conv_schedule`` "winograd" where it applies; "auto" where it applies to a wide map
-    (output width >= ``conv_winograd_min_width``) with >= 32 channels in and out, where it
-    measured faster than the direct kernel here (1 thread, Zen 5, the automatic tile: F(4,3)
-    on all of these): ResNet-50's 3x3 layers 56 wide 2.6x, 28 wide 2.7x, 14 wide 2.3x; VGG-19's
-    224 wide (+ max pool) 1.1-1.2x, 112 wide 2.1-2.3x, 56 wide 2.7-3.3x, 28 wide 2.3-2.7x,
-    14 wide 1.5-1.7x. (ResNet-50's 7 wide 512->512: F(2,3) 1.3x, F(4,3) 0.8x.)"""
+    """``conv_schedule`` "winograd" where it applies; "auto" where it applies to a map at
+    least ``conv_winograd_min_width`` wide with >= 16 channels in and >= 32 out (below 14
+    wide only with transformed weights up to 8 MiB), where it measured faster than the
+    direct kernel here (1 thread, Zen 5, the automatic tile: F(4,3) on all of these):
+    ResNet-50's 3x3 layers 56 wide 2.6x, 28 wide 2.7x, 14 wide 2.3x; VGG-19's 224 wide
+    (+ max pool) 1.1-1.2x, 112 wide 2.1-2.3x, 56 wide 2.7-3.3x, 28 wide 2.3-2.7x, 14 wide
+    1.5-1.7x; SqueezeNet's 16->64 at 55x55 1.5x, 64->256 at 13x13 1.5x; Inception v1's 13x13
+    layers 1.5-1.9x. Not below 12 wide by default: Inception v2's 7x7 layers measured 1.4x
+    alone but made the model 3% slower, ResNet-50's 7x7 512->512 F(2,3) 1.3x alone, 16%
+    slower in the model (cnncc bench, SqueezeNet 0.99 -> 0.92 of onnxruntime with these rules)."""
     sched = params["conv_schedule"]
     if sched not in ("auto", "winograd") or not applies(node):
         return False
@@ -97,7 +101,16 @@ def chosen(node, params) -> bool:
     min_w = int(params["conv_winograd_min_width"])
     w = node.inputs[1]
     OW = _out_width(node)
-    return min_w > 0 and OW >= min_w and w.shape[0] >= 32 and w.shape[1] >= 32
+    if min_w <= 0 or OW < min_w or w.shape[0] < 32 or w.shape[1] < 16:
+        return False
+    # below 14 wide each transformed weight serves few tiles: a model streams them from
+    # memory, and large ones then cost more than the multiplies saved (ResNet-50's 7x7
+    # 512->512, 16 MiB as F(2,3): 0.87 ms in the model against 0.75 ms direct)
+    alpha = tile_size(node, params) + 2
+    return OW >= 14 or alpha * alpha * w.shape[0] * w.shape[1] * 4 <= SMALL_MAP_MAX_WEIGHT_BYTES
+
+
+SMALL_MAP_MAX_WEIGHT_BYTES = 8 << 20
 
 
 # F(4,3)'s weights are 36/16 the size of F(2,3)'s: on small maps (few tiles to reuse each
