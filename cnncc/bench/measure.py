@@ -11,6 +11,11 @@ import numpy as np
 
 from cnncc.bench.contenders import Prepared, Unavailable
 
+# Pause before each timed run when contenders alternate: idle worker threads of the one that
+# ran last (cnncc's spin for GOMP_SPINCOUNT iterations, onnxruntime's when it spins) give
+# their cores back before the next one starts, so neither pays for the other's threads.
+SETTLE_S = 0.002
+
 
 def percentile(values: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if values else math.nan
@@ -134,6 +139,8 @@ def run_case(
     iteration = 0
     while live:
         for r, p in live:
+            if len(live) > 1:
+                time.sleep(SETTLE_S)
             t0 = time.perf_counter()
             p.run()
             r.times_s.append(time.perf_counter() - t0)
