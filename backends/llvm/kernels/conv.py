@@ -647,9 +647,72 @@ def _floor_div_ix(em, a, s):
     return em.sdiv_floor(a, s)
 
 
+def _tiles_output(node, o_shape) -> bool:
+    """A 2-D ConvTranspose whose kernel equals its stride (no pads, dilation, output
+    padding or groups) and constant weights: every output pixel gets exactly one tap."""
+    a, w = node.attrs, node.inputs[1]
+    return (len(o_shape) == 4 and w.is_constant and a.group == 1 and tuple(a.kernel_shape) == tuple(a.strides)
+            and not any(a.pads) and set(a.dilations) == {1} and not any(a.output_padding)
+            and tuple(o_shape[2:]) == tuple(s * d for s, d in zip(a.strides, node.inputs[0].shape[2:])))
+
+
+@contextmanager
+def _as_node(k, node):
+    """The kernel lowers ``node`` (a stand-in sharing the real node's inputs) for a while."""
+    real = k.node
+    k.node = node
+    try:
+        yield
+    finally:
+        k.node = real
+
+
+def _conv_transpose_as_pointwise(k, node):
+    """Kernel == stride: a pointwise conv to C -> M*KH*KW channels (the channel-vector kernel,
+    into scratch), then each (kh, kw) channel of it scattered to its output phase, + bias.
+    (PP-OCR's 2x2/2 upsampling: the gather form ran at 2% of peak, 17 ms of a 57 ms model.)"""
+    from cnncc.ir import Attrs, Node, TensorType, Value
+
+    em = k.em
+    x, w = node.inputs[0], node.inputs[1]
+    N, C, H, W = x.shape
+    _, M, KH, KW = w.shape
+    # output channel (m, kh, kw) of the pointwise conv: w[c, m, kh, kw]
+    wp = np.ascontiguousarray(w.data.transpose(1, 2, 3, 0).reshape(M * KH * KW, C, 1, 1))
+    pw_w = Value(f"{w.name}.pointwise", TensorType(wp.shape, "float32"), data=wp)
+    mid_t = TensorType((N, M * KH * KW, H, W), "float32")
+    pw_node = Node("Conv", [x, pw_w], [Value(f"{node.name}.phases", mid_t)],
+                   Attrs(kernel_shape=(1, 1), strides=(1, 1), pads=(0, 0, 0, 0), dilations=(1, 1), group=1),
+                   name=f"{node.name}.pointwise")
+    mid = k.scratch(mid_t.nbytes)
+    with _as_node(k, pw_node):
+        emit_conv(k, pw_node, mid, mid_t.shape)
+    k.algorithm = f"as pointwise {k.algorithm}, then phases"
+    k.barrier()
+    y = k.out()
+    bias = k.inp(2) if len(node.inputs) > 2 else None
+    OH, OW = H * KH, W * KW
+    with k.parallel_loop(N * M * H * KH, W * KW) as t:
+        nm, i, kh = em.unravel(t, [N * M, H, KH])
+        add = em.load(bias, em.rem(nm, M), F32) if bias is not None else None
+        dst = em.add(em.mul(nm, OH * OW), em.mul(em.add(em.mul(i, KH), kh), OW))
+        for kw in range(KW):
+            # phase (kh, kw) of channel m: pointwise channel (m*KH + kh)*KW + kw
+            src = em.add(em.mul(em.add(em.mul(em.add(em.mul(nm, KH), kh), KW), kw), H * W), em.mul(i, W))
+            with em.loop(0, W, name="j") as j:
+                v = em.load(mid, em.add(src, j), F32)
+                if add is not None:
+                    v = em.b.fadd(v, add, flags=FAST)
+                em.store(v, y, em.add(dst, em.add(em.mul(j, KW), kw)), F32)
+
+
 @register("ConvTranspose")
 def lower_conv_transpose(k, node):
-    """Gather form: each output row sums the input rows/columns that land on it."""
+    """Gather form: each output row sums the input rows/columns that land on it; kernels
+    equal to their stride run as a pointwise conv plus a scatter (``_conv_transpose_as_pointwise``)."""
+    if _tiles_output(node, k.out_shape()) and k.params["conv_schedule"] != "rows":
+        _conv_transpose_as_pointwise(k, node)
+        return
     a = node.attrs
     em = k.em
     b = em.b

@@ -76,6 +76,13 @@ def test_conv_avx2_target():
 
 
 CONV_T = [
+    # kernel == stride: a pointwise conv, then the phases scattered
+    ((1, 24, 10, 12), (24, 24, 2, 2), dict(kernel_shape=(2, 2), strides=(2, 2), pads=(0, 0, 0, 0), dilations=(1, 1),
+                                           output_padding=(0, 0)), True),
+    ((2, 40, 5, 7), (40, 1, 2, 2), dict(kernel_shape=(2, 2), strides=(2, 2), pads=(0, 0, 0, 0), dilations=(1, 1),
+                                        output_padding=(0, 0)), True),
+    ((1, 16, 6, 5), (16, 20, 3, 2), dict(kernel_shape=(3, 2), strides=(3, 2), pads=(0, 0, 0, 0), dilations=(1, 1),
+                                         output_padding=(0, 0)), False),
     ((1, 4, 5, 6), (4, 3, 3, 3), dict(kernel_shape=(3, 3), strides=(2, 2), pads=(1, 1, 1, 1), dilations=(1, 1),
                                        output_padding=(1, 1)), True),
     ((2, 4, 5, 6), (4, 2, 3, 2), dict(kernel_shape=(3, 2), strides=(3, 2), pads=(0, 1, 2, 0), dilations=(2, 1),
