@@ -696,14 +696,42 @@ def _conv_transpose_as_pointwise(k, node):
         nm, i, kh = em.unravel(t, [N * M, H, KH])
         add = em.load(bias, em.rem(nm, M), F32) if bias is not None else None
         dst = em.add(em.mul(nm, OH * OW), em.mul(em.add(em.mul(i, KH), kh), OW))
-        for kw in range(KW):
-            # phase (kh, kw) of channel m: pointwise channel (m*KH + kh)*KW + kw
-            src = em.add(em.mul(em.add(em.mul(em.add(em.mul(nm, KH), kh), KW), kw), H * W), em.mul(i, W))
-            with em.loop(0, W, name="j") as j:
-                v = em.load(mid, em.add(src, j), F32)
-                if add is not None:
-                    v = em.b.fadd(v, add, flags=FAST)
-                em.store(v, y, em.add(dst, em.add(em.mul(j, KW), kw)), F32)
+        # phase (kh, kw) of channel m: pointwise channel (m*KH + kh)*KW + kw
+        srcs = [em.add(em.mul(em.add(em.mul(em.add(em.mul(nm, KH), kh), KW), kw), H * W), em.mul(i, W))
+                for kw in range(KW)]
+        if KW == 2:
+            _interleave_pairs(k, mid, srcs, y, dst, W, add)
+        else:
+            for kw in range(KW):
+                with em.loop(0, W, name="j") as j:
+                    v = em.load(mid, em.add(srcs[kw], j), F32)
+                    if add is not None:
+                        v = em.b.fadd(v, add, flags=FAST)
+                    em.store(v, y, em.add(dst, em.add(em.mul(j, KW), kw)), F32)
+
+
+def _interleave_pairs(k, src_ptr, srcs, y, dst, W, add):
+    """y[dst + 2j + p] = src[srcs[p] + j] (+ add) for j < W: vectors of the two rows
+    interleaved by one shuffle and stored as one (the 2x2/2 upsampling's scatter)."""
+    em = k.em
+    b = em.b
+    V = k.target.vector_lanes
+    i32 = ir.IntType(32)
+
+    def chunk(j0, w):
+        vt = ir.VectorType(F32, w)
+        rows = [b.load(em.gep(src_ptr, em.add(s_, j0), F32), typ=vt, align=4) for s_ in srcs]
+        if add is not None:
+            rows = [b.fadd(r, splat(b, add, w), flags=FAST) for r in rows]
+        mask = ir.Constant(ir.VectorType(i32, 2 * w), [j // 2 + (w if j % 2 else 0) for j in range(2 * w)])
+        b.store(b.shuffle_vector(rows[0], rows[1], mask), em.gep(y, em.add(dst, em.mul(j0, 2)), F32), align=4)
+
+    full = W // V
+    if full:
+        with em.loop(0, full, name="jv") as jv:
+            chunk(em.mul(jv, V), V)
+    for j in range(full * V, W):
+        chunk(j, 1)
 
 
 @register("ConvTranspose")

@@ -84,7 +84,7 @@ def _out_width(node) -> int:
 
 def chosen(node, params) -> bool:
     """``conv_schedule`` "winograd" where it applies; "auto" where it applies to a map at
-    least ``conv_winograd_min_width`` wide with >= 16 channels in and >= 32 out (below 14
+    least ``conv_winograd_min_width`` wide with >= 16 channels in and out (below 14
     wide only with transformed weights up to 8 MiB), where it measured faster than the
     direct kernel here (1 thread, Zen 5, the automatic tile: F(4,3) on all of these):
     ResNet-50's 3x3 layers 56 wide 2.6x, 28 wide 2.7x, 14 wide 2.3x; VGG-19's 224 wide
@@ -101,7 +101,7 @@ def chosen(node, params) -> bool:
     min_w = int(params["conv_winograd_min_width"])
     w = node.inputs[1]
     OW = _out_width(node)
-    if min_w <= 0 or OW < min_w or w.shape[0] < 32 or w.shape[1] < 16:
+    if min_w <= 0 or OW < min_w or w.shape[0] < 16 or w.shape[1] < 16:
         return False
     # below 14 wide each transformed weight serves few tiles: a model streams them from
     # memory, and large ones then cost more than the multiplies saved (ResNet-50's 7x7

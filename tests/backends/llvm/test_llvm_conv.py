@@ -81,6 +81,8 @@ CONV_T = [
                                            output_padding=(0, 0)), True),
     ((2, 40, 5, 7), (40, 1, 2, 2), dict(kernel_shape=(2, 2), strides=(2, 2), pads=(0, 0, 0, 0), dilations=(1, 1),
                                         output_padding=(0, 0)), True),
+    ((1, 8, 3, 37), (8, 4, 2, 2), dict(kernel_shape=(2, 2), strides=(2, 2), pads=(0, 0, 0, 0), dilations=(1, 1),
+                                       output_padding=(0, 0)), True),
     ((1, 16, 6, 5), (16, 20, 3, 2), dict(kernel_shape=(3, 2), strides=(3, 2), pads=(0, 0, 0, 0), dilations=(1, 1),
                                          output_padding=(0, 0)), False),
     ((1, 4, 5, 6), (4, 3, 3, 3), dict(kernel_shape=(3, 3), strides=(2, 2), pads=(1, 1, 1, 1), dilations=(1, 1),
@@ -95,11 +97,12 @@ CONV_T = [
 
 
 @pytest.mark.parametrize("x_shape,w_shape,attrs,bias", CONV_T)
-def test_conv_transpose(x_shape, w_shape, attrs, bias):
+@pytest.mark.parametrize("cpu", [None, "x86-64-v3"])
+def test_conv_transpose(x_shape, w_shape, attrs, bias, cpu):
     inputs = [rand(*x_shape), const(rand(*w_shape, seed=1))]
     if bias:
         inputs.append(const(rand(w_shape[1] * attrs.get("group", 1), seed=2)))
-    check_op("ConvTranspose", inputs, attrs)
+    check_op("ConvTranspose", inputs, attrs, cpu=cpu)
 
 
 def pool_attrs(k, s, p, d=None, ceil=0, **kw):
