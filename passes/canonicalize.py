@@ -5,7 +5,10 @@
 - ``Reshape`` to 2-D that flattens at some axis -> ``Flatten`` (the form before a Gemm);
 - ``Reshape``/``Flatten`` of a ``Reshape``/``Flatten`` read by nothing else -> one ``Reshape``;
 - ``MatMul`` of two 2-D operands -> ``Gemm`` (same reference), so batch-norm folding and
-  Gemm fusion see one op.
+  Gemm fusion see one op;
+- ``x * Clip(x + 3, 0, 6) / 6`` (how exporters spell hard-swish, e.g. PaddlePaddle's: 24
+  times in PP-OCR's detector) -> ``HardSwish(x)``, which conv fusion then takes into the
+  conv's epilogue instead of four passes over the activations.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from cnncc.ir import Attrs, Graph, Node, Value
 from cnncc.ops import infer_types
 from cnncc.ops.tensor import upsample_as_resize_attrs
 from cnncc.passes.manager import register_pass
-from cnncc.passes.rewrite import Rewrite, Rule, Uses, apply_rules, make_node, report
+from cnncc.passes.rewrite import Rewrite, Rule, Uses, apply_rules, const_value, make_node, report
 
 
 def _sum(graph: Graph, node: Node, uses: Uses) -> Rewrite | None:
@@ -79,12 +82,41 @@ def _matmul(graph: Graph, node: Node, uses: Uses) -> Rewrite | None:
     return Rewrite(remove=[node], add=[make_node("Gemm", [a, b], node.outputs, {}, node.name)])
 
 
+def _scalar_is(v: Value, value: float) -> bool:
+    c = const_value(v)
+    return c is not None and c.size == 1 and float(c.ravel()[0]) == value
+
+
+def _hard_swish(graph: Graph, node: Node, uses: Uses) -> Rewrite | None:
+    """Anchored at the Div by 6 (or Mul by 1/6 would need an inexact constant: not matched)."""
+    prod, six = node.inputs
+    mul = prod.producer
+    if not _scalar_is(six, 6.0) or mul is None or mul.op != "Mul" or uses.sole_user(prod) is not node:
+        return None
+    for x, gate in (mul.inputs, mul.inputs[::-1]):
+        clip = gate.producer
+        if clip is None or clip.op != "Clip" or uses.sole_user(gate) is not mul:
+            continue
+        if clip.attrs.min != 0 or clip.attrs.max != 6 or len(clip.inputs) != 1:
+            continue
+        add = clip.inputs[0].producer
+        if add is None or add.op != "Add" or uses.sole_user(clip.inputs[0]) is not clip:
+            continue
+        if not any(a is x and _scalar_is(c, 3.0) for a, c in (add.inputs, add.inputs[::-1])):
+            continue
+        if x.shape != node.outputs[0].shape or x.dtype != "float32":
+            return None
+        return Rewrite(remove=[node, mul, clip, add], add=[make_node("HardSwish", [x], node.outputs, {}, node.name)])
+    return None
+
+
 RULES = [
     Rule("Sum -> Add", ("Sum",), _sum),
     Rule("Upsample -> Resize", ("Upsample",), _upsample),
     Rule("Reshape of Reshape merged", ("Reshape", "Flatten"), _reshape_chain),
     Rule("Reshape -> Flatten", ("Reshape",), _reshape_to_flatten),
     Rule("MatMul -> Gemm", ("MatMul",), _matmul),
+    Rule("x*Clip(x+3,0,6)/6 -> HardSwish", ("Div",), _hard_swish),
 ]
 
 

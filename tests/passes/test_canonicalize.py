@@ -58,3 +58,42 @@ def test_matmul_2d_becomes_gemm_nd_stays():
     out, _ = check_pass("canonicalize", b.graph(y, y3))
     assert ops(out) == {"Gemm": 1, "MatMul": 1}
     np.testing.assert_equal([n.op for n in out.nodes], ["Gemm", "MatMul"])
+
+
+def _hard_swish_spelled_out(b, x, three=3.0, hi=6.0, six=6.0, swap=False):
+    gate = b.op("Clip", b.op("Add", b.const(np.float32(three)), x) if swap else b.op("Add", x, b.const(np.float32(three))),
+                min=0.0, max=hi)
+    prod = b.op("Mul", gate, x) if swap else b.op("Mul", x, gate)
+    return b.op("Div", prod, b.const(np.float32(six)))
+
+
+def test_hard_swish_spelled_out_becomes_hard_swish_and_fuses_into_the_conv():
+    from cnncc.passes.manager import optimize
+
+    for swap in (False, True):
+        b = Builder()
+        x = b.input(1, 3, 6, 6)
+        conv = b.conv(x, 8)
+        y = _hard_swish_spelled_out(b, conv, swap=swap)
+        out, _ = check_pass("canonicalize", b.graph(y))
+        assert ops(out) == {"Conv": 1, "HardSwish": 1}
+        assert out.outputs[0].name == y.name
+        fused = optimize(b.graph(y), 2, echo=lambda s: None)
+        assert ops(fused) == {"FusedConv": 1}
+        assert [s[0] for s in fused.nodes[0].attrs.epilogue] == ["bias", "hard_swish"]
+
+
+def test_near_hard_swish_spellings_are_kept():
+    for kwargs in ({"three": 2.0}, {"hi": 5.0}, {"six": 3.0}):
+        b = Builder()
+        x = b.input(1, 4, 5)
+        y = _hard_swish_spelled_out(b, b.op("Relu", x), **kwargs)
+        out, _ = check_pass("canonicalize", b.graph(y))
+        assert "HardSwish" not in ops(out), kwargs
+    # the gate read by something else too: the spelled-out form stays
+    b = Builder()
+    x = b.op("Relu", b.input(1, 4, 5))
+    gate = b.op("Clip", b.op("Add", x, b.const(np.float32(3.0))), min=0.0, max=6.0)
+    y = b.op("Div", b.op("Mul", x, gate), b.const(np.float32(6.0)))
+    out, _ = check_pass("canonicalize", b.graph(b.op("Add", y, gate)))
+    assert "HardSwish" not in ops(out)
