@@ -38,7 +38,7 @@ VIEW_OPS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", 
 DEFAULT_PARAMS = {
     "conv_schedule": "auto",     # "rows": always the width-vectorized row kernel; "direct": never
                                  # Winograd; "winograd": F(m x m,3x3) where it applies (kernels/winograd.py)
-    "conv_pixels_max_taps": 40,  # "auto" puts pixels in the vector lanes up to this Cg*KH*KW
+    "conv_pixels_max_taps": 32,  # "auto" puts pixels in the vector lanes up to this Cg*KH*KW
     "conv_winograd_min_width": 12,  # "auto" uses Winograd from this output width (0: never)
     "conv_winograd_tile": 0,     # Winograd output tile m x m: 2 or 4 (0: winograd.tile_size picks)
     "conv_oc_block": 4,          # output channels per work item of the row kernel
