@@ -87,7 +87,7 @@ class JitExecutable:
         self._ee = self._run_fn = None
         if llmod is not None:
             self._engine()
-        self._weights = gen.blob.to_array()
+        self._weights = gen.blob.consolidate()
         self._workspace = aligned_empty(max(gen.workspace_size, 64))
         self._lock = threading.Lock()  # one workspace: one run at a time
 

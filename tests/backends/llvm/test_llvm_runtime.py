@@ -360,3 +360,22 @@ def test_concat_not_in_place_when_an_input_is_shared():
     assert exe.plan.inplace_concats == 0
     feeds = {"x": rand(1, 2, 4, 4)}
     assert_close(exe.run(feeds), interpret(g, feeds))
+
+
+def test_blob_consolidate_keeps_bytes_and_drops_the_packed_copies(tmp_path):
+    from cnncc.backends.llvm.weights import Blob
+
+    blob = Blob()
+    packed = [np.arange(10, dtype=np.float32).reshape(2, 5), np.array([1, 2, 3], np.int64), np.zeros(0, np.float32)]
+    offs = [blob.add(("t", i), a) for i, a in enumerate(packed)]
+    assert blob.add(("t", 0), packed[1]) == offs[0]        # one entry per key
+    want = blob.to_array().copy()
+    buf = blob.consolidate()
+    assert np.array_equal(buf, want)
+    for (off, entry), original in zip(blob._entries, packed):
+        assert entry.shape == original.shape and entry.dtype == original.dtype
+        assert np.array_equal(entry, original)
+        if entry.nbytes:
+            assert np.shares_memory(entry, buf)             # a view, not the packed copy
+    blob.write(str(tmp_path / "w.bin"))
+    assert (tmp_path / "w.bin").read_bytes() == want.tobytes()
