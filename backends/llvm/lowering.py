@@ -144,15 +144,17 @@ class Kernel:
         return total > 1 and total * work_per_item >= self.params["parallel_min_work"]
 
     @contextmanager
-    def parallel_loop(self, total: int, work_per_item: int = 1, name: str = "t"):
+    def parallel_loop(self, total: int, work_per_item: int = 1, name: str = "t", static: bool = False):
         """for t in range(total), split across threads when the work is large enough.
-        Everything a parallel kernel writes must be written inside such loops."""
+        Everything a parallel kernel writes must be written inside such loops. ``static``:
+        split by thread id, without a work counter; required inside a runtime loop, since
+        a counter is zeroed only once per kernel call and would be spent after one trip."""
         # Every loop splits by thread id (outside a team that is the whole range), so that
         # all phases of a kernel agree on who writes what; the kernel runs on the team
         # when any of its loops has enough work.
         self.parallel |= self.is_parallel(total, work_per_item)
         self.work += total * work_per_item
-        if self.counters < MAX_COUNTERS:  # threads take chunks from a shared counter
+        if not static and self.counters < MAX_COUNTERS:  # threads take chunks from a shared counter
             counter = self.em.b.gep(self._scratch, [ir.Constant(ir.IntType(64), 64 * self.counters)],
                                     source_etype=ir.IntType(8), inbounds=True)
             self.counters += 1

@@ -11,13 +11,16 @@ Multiplies per output: (m+2)^2 / m^2 instead of 9, i.e. 2.25x (m=2) or 4x (m=4) 
     Y  = A^T Mo A         m x m outputs per tile, + bias, then the fused epilogue
 
 The matrices are Lavin & Gray's (interpolation points 0, +-1 for F(2,3); 0, +-1, +-2 for
-F(4,3)). Four phases with barriers between them, each split across threads. The transforms
+F(4,3)). Four phases with barriers between them, each split across threads; on large maps
+phases 1-3 (transform, GEMMs, output) run band by band of tile rows, so that V and Mo stay in
+L2 between them (``band_rows``), their loops split statically inside the band loop. The transforms
 are vectorized over V consecutive tiles of a tile row (each input row of the tiles one load,
 the alpha columns split off by stride-m shuffles; the m outputs of each tile interleaved by
 shuffles into one row store), with shared sums and differences computed once (``_plan``).
 The GEMMs put output channels in the vector lanes (tiles broadcast, the result transposed in
 registers) where M is a multiple of the vector width, else tiles. Scratch: the zero-padded input, V and
-Mo (alpha^2 planes of channels x tiles floats each, planes an odd number of cache lines apart).
+Mo of one band (alpha^2 planes of channels x tiles floats each, planes an odd number of cache
+lines apart).
 
 Numerics: F(2,3)'s transforms only add and subtract; F(4,3)'s scale by up to 5 (B^T), 8
 (A^T) and 1/24 (G), and its outputs are differences of larger intermediates, so it loses
@@ -236,6 +239,30 @@ def _plane_stride(n: int) -> int:
     return 16 * (lines + 1 - lines % 2)
 
 
+# V and Mo of one band of tile rows: about half of a 1 MiB L2, the rest for the weights and
+# the input rows the transforms read
+BAND_BYTES = 512 << 10
+# Bands only where V and Mo of the whole map exceed this (below, L2 and L3 hold them well
+# enough: ResNet-50's 56 and 28 wide layers, 3.6 MB, measured 3% slower in bands) ...
+BAND_MIN_TRANSFORMED_BYTES = 4 << 20
+# ... and the transformed weights, read again by every band's GEMMs, stay in L3 (32 MiB
+# here): VGG-19's 256->512 at 28x28 (19 MB) measured 1.1x faster in bands, its 512->512
+# at 28x28 and 14x14 (38 MB) 0.76x and 0.56x
+BAND_MAX_WEIGHT_BYTES = 24 << 20
+
+
+def band_rows(C: int, M: int, TH: int, TW: int, mt: int) -> int:
+    """Tile rows per band: phases 1-3 run band by band so that a band's V and Mo
+    ((m+2)^2 x (C + M) x tiles floats) stay in L2 between the transforms and the GEMMs,
+    at least one row a band; all TH rows in one band where V and Mo of the whole map are
+    small or the weights large (see the constants). On PP-OCR det's 96->24 at 160x160,
+    V and Mo of the whole map (28 MB) went through DRAM: 2.2x faster in bands."""
+    row = (mt + 2) ** 2 * (C + M) * TW * 4
+    if row * TH <= BAND_MIN_TRANSFORMED_BYTES or (mt + 2) ** 2 * M * C * 4 > BAND_MAX_WEIGHT_BYTES:
+        return TH
+    return max(1, min(TH, BAND_BYTES // row))
+
+
 def emit_winograd(k, node, y, o_shape, bias, post):
     em = k.em
     b = em.b
@@ -249,7 +276,8 @@ def emit_winograd(k, node, y, o_shape, bias, post):
     al = mt + 2
     A2 = al * al
     TH, TW = -(-OH // mt), -(-OW // mt)
-    P = TH * TW
+    band = band_rows(C, M, TH, TW, mt)
+    P = band * TW               # tiles per band
     # a tile row's input, m*TW + 2 columns, is read in one load per chunk
     Hp, Wp = mt * TH + 2, mt * TW + 2
     V = k.target.vector_lanes
@@ -282,40 +310,59 @@ def emit_winograd(k, node, y, o_shape, bias, post):
                 em.store(em.load(x, em.add(src, i), F32), xp, em.add(row, em.add(i, pw)), F32)
     k.barrier()
 
-    # 1. input transform, V tiles at a time: one load per input row, the alpha columns of
-    # the tiles split out of it by stride-m shuffles
-    with k.parallel_loop(C * TH, A2 * 4 * TW) as t:
-        c, th = em.unravel(t, [C, TH])
-        base = em.add(em.mul(c, Hp * Wp), em.mul(em.mul(th, mt), Wp))
-        for t0, w in chunks:
-            d = []
-            for r in range(al):
-                raw = vload(xp, em.add(base, r * Wp + mt * t0), mt * (w - 1) + al)
-                und = ir.Constant(raw.type, ir.Undefined)
-                d.append([b.shuffle_vector(raw, und, ir.Constant(ir.VectorType(i32, w), [j + mt * q for q in range(w)]))
-                          for j in range(al)])
-            cols = [_apply(b, bt, [d[r][j] for r in range(al)]) for j in range(al)]     # B^T d
-            for i in range(al):
-                for j, v in enumerate(_apply(b, bt, [cols[jj][i] for jj in range(al)])):  # (B^T d) B
-                    vstore(v, vin, em.add(em.add((i * al + j) * SV, em.mul(c, P)), em.add(em.mul(th, TW), t0)))
-    k.barrier()
-
-    # 2. alpha^2 GEMMs (M x C) @ (C x P); channels in the lanes measured faster than tiles in
-    # the lanes also on wide maps (56 to 224 wide: F(2,3) 1.06-1.8x, F(4,3) 1.08x)
-    MB = M // R
-    if M % V == 0:
-        _gemm_channel_vectors(k, vin, mo, C, M, P, V, mt, SV, SM)
+    def phases(th0, rows, static, reps=1):
+        """Phases 1-3 on tile rows th0 .. th0 + rows - 1 (``rows`` fixed at compile time):
+        V and Mo hold only these rows' tiles (rows * TW, the P of the band's GEMMs).
+        ``reps``: how many bands run this code (the kernel's work estimate)."""
+        bp = rows * TW
+        # 1. input transform, V tiles at a time: one load per input row, the alpha columns
+        # of the tiles split out of it by stride-m shuffles
+        with k.parallel_loop(C * rows, A2 * 4 * TW * reps, static=static) as t:
+            c, lt = em.unravel(t, [C, rows])
+            base = em.add(em.mul(c, Hp * Wp), em.mul(em.mul(em.add(lt, th0), mt), Wp))
+            for t0, w in chunks:
+                d = []
+                for r in range(al):
+                    raw = vload(xp, em.add(base, r * Wp + mt * t0), mt * (w - 1) + al)
+                    und = ir.Constant(raw.type, ir.Undefined)
+                    d.append([b.shuffle_vector(raw, und,
+                                               ir.Constant(ir.VectorType(i32, w), [j + mt * q for q in range(w)]))
+                              for j in range(al)])
+                cols = [_apply(b, bt, [d[r][j] for r in range(al)]) for j in range(al)]     # B^T d
+                for i in range(al):
+                    for j, v in enumerate(_apply(b, bt, [cols[jj][i] for jj in range(al)])):  # (B^T d) B
+                        vstore(v, vin, em.add(em.add((i * al + j) * SV, em.mul(c, bp)), em.add(em.mul(lt, TW), t0)))
         k.barrier()
-    else:
+
+        # 2. alpha^2 GEMMs (M x C) @ (C x bp); channels in the lanes measured faster than
+        # tiles in the lanes also on wide maps (56 to 224 wide: F(2,3) 1.06-1.8x, F(4,3) 1.08x)
+        if M % V == 0:
+            _gemm_channel_vectors(k, vin, mo, C, M, bp, V, mt, SV, SM, static, reps)
+        else:
+            _gemm_tile_vectors(k, vin, mo, wt, chunks, C, M, bp, rows, TW, R, MB, A2, SV, SM, static, reps)
+        k.barrier()
+        # 3. needs no barrier before the next band's phase 1: that writes only V, which
+        # phase 2 finished reading before the barrier above
+        _output_transform(k, mo, y, bias, post, chunks, M, bp, OH, OW, th0, rows, TW, mt, SM, static, reps)
+
+    MB = M // R
+    wt = None
+    if M % V:
         u = weight_transform(k.const_input(1), mt)                   # (A2, M, C)
         packed = u.reshape(A2, MB, R, C).transpose(0, 1, 3, 2)       # [xi][m block][c][r]
         wt = k.table(("wino.w", id(node.inputs[1]), mt, R), np.ascontiguousarray(packed, dtype=np.float32))
-        _gemm_tile_vectors(k, vin, mo, wt, chunks, C, M, P, TH, TW, R, MB, A2, SV, SM)
-        k.barrier()
-    _output_transform(k, mo, y, bias, post, chunks, M, P, OH, OW, TH, TW, mt, SM)
+    if band == TH:
+        phases(0, TH, False)
+        return
+    # the parallel loops inside the runtime band loop split statically (no work counters)
+    full = TH // band
+    with em.loop(0, full, name="band") as bi:
+        phases(em.mul(bi, band), band, True, full)
+    if TH % band:
+        phases(full * band, TH % band, True)
 
 
-def _gemm_tile_vectors(k, vin, mo, wt, chunks, C, M, P, TH, TW, R, MB, A2, SV, SM):
+def _gemm_tile_vectors(k, vin, mo, wt, chunks, C, M, P, TH, TW, R, MB, A2, SV, SM, static=False, reps=1):
     """Tiles in the vector lanes: R output channels x the tile row's chunks per work item
     (channel counts that are not a multiple of the vector width)."""
     em = k.em
@@ -327,7 +374,7 @@ def _gemm_tile_vectors(k, vin, mo, wt, chunks, C, M, P, TH, TW, R, MB, A2, SV, S
     def vstore(val, ptr, idx):
         b.store(val, em.gep(ptr, idx, F32), align=4)
 
-    with k.parallel_loop(A2 * MB * TH, C * R * TW) as t:
+    with k.parallel_loop(A2 * MB * TH, C * R * TW * reps, static=static) as t:
         xi, mb, th = em.unravel(t, [A2, MB, TH])
         accs = [[em.local(ir.VectorType(F32, w), name="acc") for (_, w) in chunks] for _ in range(R)]
         for row in accs:
@@ -350,7 +397,7 @@ def _gemm_tile_vectors(k, vin, mo, wt, chunks, C, M, P, TH, TW, R, MB, A2, SV, S
                 vstore(b.load(accs[r][ci], typ=ir.VectorType(F32, w)), mo, em.add(dst, t0))
 
 
-def _gemm_channel_vectors(k, vin, mo, C, M, P, V, mt, SV, SM):
+def _gemm_channel_vectors(k, vin, mo, C, M, P, V, mt, SV, SM, static=False, reps=1):
     """Output channels in the vector lanes: per work item NV channel vectors x T tiles of
     accumulators, weights [xi][m block][c][NV*V] (packed again here), tile values broadcast;
     the tile leaves registers transposed, as rows of T tiles per channel. The blocks of T
@@ -371,7 +418,7 @@ def _gemm_channel_vectors(k, vin, mo, C, M, P, V, mt, SV, SM):
     i32 = ir.IntType(32)
     undef = ir.Constant(VT, ir.Undefined)
     splat = ir.Constant(ir.VectorType(i32, V), [0] * V)
-    with k.parallel_loop(A2 * MB, C * RV * P) as t:
+    with k.parallel_loop(A2 * MB, C * RV * P * reps, static=static) as t:
         xi, mb = em.unravel(t, [A2, MB])
         wbase = em.mul(em.add(em.mul(xi, MB), mb), C * RV)
         vbase = em.mul(xi, SV)
@@ -405,9 +452,9 @@ def _gemm_channel_vectors(k, vin, mo, C, M, P, V, mt, SV, SM):
             block(P - P % T, P % T)
 
 
-def _output_transform(k, mo, y, bias, post, chunks, M, P, OH, OW, TH, TW, mt, SM):
+def _output_transform(k, mo, y, bias, post, chunks, M, P, OH, OW, th0, TH, TW, mt, SM, static=False, reps=1):
     """Y = A^T Mo A + bias, the m outputs of each tile interleaved into output rows, then the
-    epilogue."""
+    epilogue; Mo holds the TH tile rows from th0 (P = TH * TW tiles)."""
     em = k.em
     b = em.b
     i32 = ir.IntType(32)
@@ -430,9 +477,10 @@ def _output_transform(k, mo, y, bias, post, chunks, M, P, OH, OW, TH, TW, mt, SM
             emit(oh)
 
     plane = OH * OW
-    with k.parallel_loop(M * TH, al * al * mt * TW) as t:
-        m, th = em.unravel(t, [M, TH])
-        src = em.add(em.mul(m, P), em.mul(th, TW))
+    with k.parallel_loop(M * TH, al * al * mt * TW * reps, static=static) as t:
+        m, lt = em.unravel(t, [M, TH])
+        src = em.add(em.mul(m, P), em.mul(lt, TW))
+        th = em.add(lt, th0)
         bv = em.load(bias, m, F32) if bias is not None else None
         for t0, w in chunks:
             mv = [vload(mo, em.add(em.add(src, xi * SM), t0), w) for xi in range(al * al)]
