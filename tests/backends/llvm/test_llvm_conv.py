@@ -125,9 +125,10 @@ POOLS = [
 ]
 
 
+@pytest.mark.parametrize("cpu", [None, "x86-64-v3"])
 @pytest.mark.parametrize("x_shape,attrs", POOLS)
-def test_max_pool(x_shape, attrs):
-    check_op("MaxPool", [rand(*x_shape)], attrs)
+def test_max_pool(x_shape, attrs, cpu):
+    check_op("MaxPool", [rand(*x_shape)], attrs, cpu=cpu)
 
 
 @pytest.mark.parametrize("x_shape,attrs", POOLS)
