@@ -59,32 +59,51 @@ def gemm_core(k, *, batch, M, N, K, a_ptr, a_strides, b_ptr, b_strides, y, c=Non
             post(rows, i0, j0, j1)
 
 
+# columns of B^T per pass of the dot-product kernel: independent reductions for the FMA
+# pipes and one load of A per JB FMAs
+JB = 4
+
+
 def _dot_rows(k, batch, M, N, K, a_ptr, a_strides, b_ptr, b_strides, y, c, alpha, post, RB, nb, nblk):
-    """y[i, j] = alpha * dot(A[i, :], B[:, j]) with B's columns contiguous."""
+    """y[i, j] = alpha * dot(A[i, :], B[:, j]) with B's columns contiguous; JB columns at a
+    time (a batch-1 classifier layer is a matrix-vector product: one reduction chain per
+    output left it waiting on FMA latency)."""
     em = k.em
     b = em.b
     a_bs, a_rs, a_cs = a_strides
     b_bs, _, b_cs = b_strides
     nbatch = math.prod(batch)
-    with k.parallel_loop(nbatch * (M // RB) * nb, RB * K * nblk) as t:
-        bidx, a_base, b_base, i0, j0, j1, rows = _work_item(em, t, batch, M, N, RB, nb, nblk, a_bs, b_bs)
-        accs = [em.local(F32, name="acc") for _ in range(RB)]
-        with em.loop(j0, j1, name="j") as j:
-            for a in accs:
+
+    def columns(j, width):
+        accs = [[em.local(F32, name="acc") for _ in range(width)] for _ in range(RB)]
+        for row in accs:
+            for a in row:
                 b.store(em.fconst(0.0), a)
-            bcol = em.add(b_base, em.mul(j, b_cs))
-            with em.loop(0, K, name="k") as kk:
-                bv = em.load(b_ptr, em.add(bcol, kk), F32)
-                for r in range(RB):
-                    av = em.load(a_ptr, em.add(a_base, em.add(em.mul(em.add(i0, r), a_rs), em.mul(kk, a_cs))), F32)
-                    b.store(b.fadd(b.load(accs[r], typ=F32), b.fmul(av, bv, flags=REASSOC), flags=REASSOC), accs[r])
+        bcols = [em.add(b_base, em.mul(em.add(j, q), b_cs)) for q in range(width)]
+        with em.loop(0, K, name="k") as kk:
+            bvs = [em.load(b_ptr, em.add(col, kk), F32) for col in bcols]
             for r in range(RB):
-                v = b.load(accs[r], typ=F32)
+                av = em.load(a_ptr, em.add(a_base, em.add(em.mul(em.add(i0, r), a_rs), em.mul(kk, a_cs))), F32)
+                for q, bv in enumerate(bvs):
+                    acc = accs[r][q]
+                    b.store(b.fadd(b.load(acc, typ=F32), b.fmul(av, bv, flags=REASSOC), flags=REASSOC), acc)
+        for r in range(RB):
+            for q in range(width):
+                v = b.load(accs[r][q], typ=F32)
                 if alpha != 1.0:
                     v = b.fmul(v, em.fconst(alpha))
+                jq = em.add(j, q)
                 if c is not None:
-                    v = b.fadd(v, c(bidx, em.add(i0, r), j))
-                em.store(v, y, em.add(rows[r], j), F32)
+                    v = b.fadd(v, c(bidx, em.add(i0, r), jq))
+                em.store(v, y, em.add(rows[r], jq), F32)
+
+    with k.parallel_loop(nbatch * (M // RB) * nb, RB * K * nblk) as t:
+        bidx, a_base, b_base, i0, j0, j1, rows = _work_item(em, t, batch, M, N, RB, nb, nblk, a_bs, b_bs)
+        jm = em.add(j0, em.mul(em.div(em.sub(j1, j0), JB), JB))   # end of the whole JB groups
+        with em.loop(j0, jm, step=JB, name="j") as j:
+            columns(j, JB)
+        with em.loop(jm, j1, name="j") as j:
+            columns(j, 1)
         if post is not None:
             post(rows, i0, j0, j1)
 
