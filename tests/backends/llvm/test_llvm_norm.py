@@ -89,6 +89,18 @@ def test_matmul_constant_b():
     check_op("MatMul", [rand(3, 8), const(rand(8, 33, seed=1))])
 
 
+@pytest.mark.parametrize("cpu", [None, "x86-64-v3"])
+@pytest.mark.parametrize("m,k,n", [(1, 120, 16), (8, 33, 37), (40, 120, 600), (6, 7, 1100), (12, 5, 70)])
+def test_gemm_register_tiles(m, k, n, cpu):
+    """B rows contiguous and at least a vector wide: register tiles over all of K, column
+    blocks of whole tiles, a narrower tail tile in the last block; alpha and a bias row, a
+    full C, a runtime B and a batched MatMul."""
+    check_op("Gemm", [rand(m, k), const(rand(k, n, seed=1)), const(rand(n, seed=2))], dict(alpha=0.5), cpu=cpu)
+    check_op("Gemm", [rand(m, k), rand(k, n, seed=1), const(rand(m, n, seed=2))], dict(beta=1.5), cpu=cpu)
+    check_op("MatMul", [rand(2, m, k), const(rand(k, n, seed=1))], cpu=cpu)
+    check_op("MatMul", [rand(3, m, k), rand(3, k, n, seed=1)], cpu=cpu)
+
+
 def test_lrn_vectorized_log_over_a_wide_range():
     """LRN takes d ** beta as exp(beta * log d) with emit.log_normal (plain IR, vectorized):
     d = bias + alpha/size * sum of squares swept over 60 decades, plus inf and NaN inputs."""
