@@ -84,12 +84,18 @@ def _match(graph: Graph, y: Value, uses: Uses, pools: bool) -> Absorb | None:
         if step is None or (step[0] in POOL_STEPS and not pools):
             return None
         return Absorb(step, [], [c])
-    if c.op == "Add" and len(c.inputs) == 2:
+    if c.op in ("Mul", "Add") and len(c.inputs) == 2 and c.outputs[0].type == y.type:
         a, b = c.inputs
         r = b if a is y else a
-        if r is y or r.type != y.type or c.outputs[0].type != y.type:
+        if r is y:
             return None
-        return Absorb(("add",), [r], [c])
+        vec = per_channel(r, y.shape)   # a constant per channel (or one scalar): scale / shift
+        if vec is not None and r.dtype == y.dtype:
+            kind = "scale" if c.op == "Mul" else "shift"
+            return Absorb((kind,), [constant(graph, f"{c.name}.{kind}", vec, y.dtype)], [c])
+        if c.op == "Add" and r.type == y.type:
+            return Absorb(("add",), [r], [c])
+        return None
     if c.op == "PRelu" and c.inputs[0] is y and c.outputs[0].type == y.type:
         slope = per_channel(c.inputs[1], y.shape)
         if slope is None:

@@ -19,6 +19,8 @@ step                                                               meaning (refe
 ``("bias",)``                   + 1 extra, shape ``(C,)``          ``Y + b[None, :, None, ...]`` (Add)
 ``("add",)``                    + 1 extra, shape of ``Y``          ``Y + R``, residual (Add)
 ``("prelu",)``                  + 1 extra, shape ``(C,)``          ``Y < 0 ? Y * s[c] : Y`` (PRelu)
+``("scale",)``                  + 1 extra, shape ``(C,)``          ``Y * s[None, :, None, ...]`` (Mul)
+``("shift",)``                  + 1 extra, shape ``(C,)``          ``Y + t[None, :, None, ...]`` (Add)
 ``("relu",)``                                                      ``max(Y, 0)`` (Relu)
 ``("leaky_relu", alpha)``                                          LeakyRelu
 ``("clip", lo, hi)``            lo/hi a float or None (unbounded)  Clip (Relu6 = ``("clip", 0.0, 6.0)``)
@@ -39,7 +41,7 @@ ends (ONNX order), ``ceil_mode``/``count_include_pad`` 0 or 1. ``C`` is the numb
 channels (axis 1). Rules checked by the shape function:
 
 - the extras follow ``X, W`` in the order of the steps that take them (``bias``, ``add``,
-  ``prelu``; one extra each);
+  ``prelu``, ``scale``, ``shift``; one extra each);
 - ``bias`` appears at most once and only as the first step;
 - at most one pooling step, and only as the last step: every other step works on the
   convolution's output shape, so an ``add`` residual has exactly the shape of ``Conv(X, W)``.
@@ -47,7 +49,8 @@ channels (axis 1). Rules checked by the shape function:
 ``FusedGemm(A, B, *extras)``, attributes ``alpha, transA, transB`` (as ``Gemm``, beta folded
 away) plus ``epilogue`` over ``Y = alpha * op(A) @ op(B)`` of shape ``(M, N)``, with the same
 step kinds except the pooling ones: ``("bias",)`` takes a ``(N,)`` vector (axis 1 again),
-``("add",)`` an ``(M, N)`` tensor, ``("prelu",)`` an ``(N,)`` slope.
+``("add",)`` an ``(M, N)`` tensor, ``("prelu",)`` an ``(N,)`` slope, ``("scale",)`` and
+``("shift",)`` ``(N,)`` vectors.
 """
 
 from __future__ import annotations
@@ -67,6 +70,8 @@ STEP_EXTRAS: dict[str, tuple[int, str | None]] = {
     "bias": (1, "channel"),
     "add": (1, "output"),
     "prelu": (1, "channel"),
+    "scale": (1, "channel"),
+    "shift": (1, "channel"),
     "relu": (0, None),
     "leaky_relu": (0, None),
     "clip": (0, None),
@@ -124,6 +129,10 @@ def apply_step(step: tuple, y: np.ndarray, extra: np.ndarray | None) -> np.ndarr
         return _op("Add", [y, extra])
     if kind == "prelu":
         return _op("PRelu", [y, _channel(extra, r)])
+    if kind == "scale":
+        return _op("Mul", [y, _channel(extra, r)])
+    if kind == "shift":
+        return _op("Add", [y, _channel(extra, r)])
     if kind == "silu":
         return _op("Mul", [y, _op("Sigmoid", [y])])
     if kind in ("max_pool", "avg_pool"):

@@ -117,6 +117,19 @@ def test_no_fusion_of_broadcasting_add_or_non_channel_prelu():
     assert "FusedConv" not in ops(out)
 
 
+def test_scalar_and_channel_affine_fused_as_scale_and_shift():
+    b = Builder()
+    x = b.input(1, 3, 6, 6)
+    c = b.conv(x, 4)
+    y = b.op("Mul", b.const(np.float32([0.7])), c)                        # one scalar, either side
+    y = b.op("Add", y, b.rand(1, 4, 1, 1))                               # one value per channel
+    y = b.op("Relu", y)
+    m = b.op("Mul", b.conv(x, 4), b.input(1, 4, 6, 6))                   # runtime: not a scale
+    out, _ = check_pass("fuse-conv", b.graph(y, m))
+    assert epilogues(out) == [("bias", "scale", "shift", "relu")]
+    assert ops(out) == {"FusedConv": 1, "Conv": 1, "Mul": 1}
+
+
 def test_silu_not_fused_when_sigmoid_is_shared():
     b = Builder()
     x = b.input(1, 3, 6, 6)

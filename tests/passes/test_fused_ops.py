@@ -33,6 +33,17 @@ def test_reference_is_the_composition():
     assert infer_types("FusedConv", [TensorType(a.shape) for a in (x, w, bias, res, slope)], _attrs("FusedConv", **CONV, epilogue=epi)) == [TensorType((1, 4, 3, 3))]
 
 
+def test_scale_and_shift_reference():
+    x = rng.standard_normal((1, 3, 6, 6)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    s, t = rng.standard_normal(4).astype(np.float32), rng.standard_normal(4).astype(np.float32)
+    epi = (("scale",), ("relu",), ("shift",))
+    (got,) = evaluate("FusedConv", [x, w, s, t], _attrs("FusedConv", **CONV, epilogue=epi))
+    y = evaluate("Conv", [x, w], _attrs("Conv", **CONV))[0]
+    y = np.maximum(y * s.reshape(1, 4, 1, 1), 0) + t.reshape(1, 4, 1, 1)
+    np.testing.assert_allclose(got, y, rtol=1e-6, atol=1e-6)
+
+
 def test_gemm_reference():
     A = rng.standard_normal((3, 5)).astype(np.float32)
     B = rng.standard_normal((4, 5)).astype(np.float32)

@@ -23,6 +23,7 @@ from .elementwise import UNARY, _lt0, _sigmoid
 from .gemm import gemm_core, gemm_operands
 from .norm import reduce
 from .pool import emit_pool
+from .window import splat
 
 def apply_step(em, step, v, extra, chan, pos):
     """One pointwise epilogue step on value ``v`` at channel ``chan`` and output index ``pos``."""
@@ -31,6 +32,10 @@ def apply_step(em, step, v, extra, chan, pos):
         return b.fadd(v, em.load(extra, pos, F32), flags=FAST)
     if kind == "prelu":
         return b.select(_lt0(em, v), b.fmul(v, em.load(extra, chan, F32)), v)
+    if kind == "scale":
+        return b.fmul(v, em.load(extra, chan, F32), flags=FAST)
+    if kind == "shift":
+        return b.fadd(v, em.load(extra, chan, F32), flags=FAST)
     if kind == "clip":
         if step[1] is not None:
             v = em.fmax(v, em.fconst(step[1]))
@@ -62,7 +67,7 @@ def _split(k, node):
 
 # epilogue steps the channel-vector conv kernel applies in registers (tile_post); others run
 # over the finished rows (post)
-VECTOR_STEPS = ("add", "relu")
+VECTOR_STEPS = ("add", "relu", "scale", "shift")
 
 
 @register("FusedConv")
@@ -88,6 +93,9 @@ def lower_fused_conv(k, node):
         for step, extra in point:
             if step[0] == "add":
                 v = em.b.fadd(v, em.b.load(em.gep(extra, pos, F32), typ=v.type, align=4), flags=FAST)
+            elif step[0] in ("scale", "shift"):  # one channel per row: a splat of its value
+                s = splat(em.b, em.load(extra, chan, F32), v.type.count)
+                v = em.b.fmul(v, s, flags=FAST) if step[0] == "scale" else em.b.fadd(v, s, flags=FAST)
             else:  # relu; NaN stays NaN, as in the scalar step
                 zero = ir.Constant(v.type, [0.0] * v.type.count)
                 v = em.b.select(em.b.fcmp_ordered("<", v, zero), zero, v)

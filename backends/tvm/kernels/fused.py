@@ -33,6 +33,10 @@ def step_expr(step: tuple, v, extra, idx):
         return v + extra[tuple(idx)]
     if kind == "prelu":
         return tir.Select(v < const(0.0), v * extra[idx[1]], v)
+    if kind == "scale":
+        return v * extra[idx[1]]
+    if kind == "shift":
+        return v + extra[idx[1]]
     if kind == "silu":
         return v / (const(1.0) + tir.exp(-v))
     op, names = UNARY_STEPS[kind]  # one op-table op, with the step's parameters as attributes

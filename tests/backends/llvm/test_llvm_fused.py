@@ -19,6 +19,7 @@ STEPS = [
     ((("bias",), ("relu",)), ["bias"]),
     ((("bias",), ("add",), ("relu",)), ["bias", "add"]),
     ((("prelu",),), ["prelu"]),
+    ((("scale",), ("shift",), ("relu",)), ["scale", "shift"]),
     ((("leaky_relu", 0.2), ("clip", 0.0, 6.0)), []),
     ((("clip", None, 0.5), ("sigmoid",)), []),
     ((("silu",), ("hard_sigmoid", 0.3, 0.4)), []),

@@ -238,6 +238,8 @@ CASES = {
         (1, 3, 8, 8), (4, 3, 3, 3), (("bias",), ("add",), ("clip", 0.0, 6.0), ("max_pool", (2, 2), (2, 2), (0, 0, 0, 0), 0)),
         [4, (1, 4, 8, 8)], pads=(1, 1, 1, 1),
     ),
+    "FusedConv-scale-shift": fused_conv((1, 3, 8, 9), (4, 3, 3, 3), (("bias",), ("scale",), ("relu",), ("shift",)),
+                                        [4, 4, 4], pads=(1, 1, 1, 1)),
     "FusedConv-prelu-avgpool": fused_conv(
         (1, 4, 9, 9), (6, 2, 3, 3), (("prelu",), ("avg_pool", (3, 3), (2, 2), (1, 1, 1, 1), 1, 0)), [6], group=2
     ),
