@@ -253,10 +253,18 @@ def channel_tiles(Mg: int, lanes: int, want_nv: int, want_lanes: int = 0) -> tup
     return (V, NV, Mg) if V else (0, 1, Mg)
 
 
+def _plane_pitch(W, OW, KW, dw, pw) -> int:
+    """Row pitch of the padded plane: whole 16-float vectors, so that the row-blocked loop over
+    columns has no scalar remainder (PP-OCR rec's 80-wide 5x5 layers: 72 -> 91 GFLOP/s)."""
+    return -(-max(W + pw, OW + (KW - 1) * dw) // 16) * 16
+
+
 def _padded_plane_size(H, W, OH, OW, KH, KW, dh, dw, ph, pw):
     Hp = max(H + ph, OH + (KH - 1) * dh)
-    Wp = max(W + pw, OW + (KW - 1) * dw)
-    return Hp * Wp + (KW - 1) * dw + 1
+    return Hp * _plane_pitch(W, OW, KW, dw, pw) + (KW - 1) * dw + 1
+
+
+DW_ROW_BLOCK = 4
 
 
 def _depthwise_planes(k, node, y, bias, post, N, G, H, W, OH, OW, KH, KW, dh, dw, ph, pw):
@@ -267,7 +275,7 @@ def _depthwise_planes(k, node, y, bias, post, N, G, H, W, OH, OW, KH, KW, dh, dw
     em = k.em
     b = em.b
     Hp = max(H + ph, OH + (KH - 1) * dh)
-    Wp = max(W + pw, OW + (KW - 1) * dw)
+    Wp = _plane_pitch(W, OW, KW, dw, pw)
     size = _padded_plane_size(H, W, OH, OW, KH, KW, dh, dw, ph, pw)
     pad = em.local(F32, count=size, name="plane")
     acc = em.local(F32, count=OH * Wp, name="grid")
@@ -285,7 +293,20 @@ def _depthwise_planes(k, node, y, bias, post, N, G, H, W, OH, OW, KH, KW, dh, dw
         taps = [(em.load(wt, em.add(em.mul(g, KH * KW), kh * KW + kw), F32), kh * dh * Wp + kw * dw)
                 for kh in range(KH) for kw in range(KW)]
         init = em.load(bias, g, F32) if bias is not None else em.fconst(0.0)
-        with em.loop(0, OH * Wp, name="q") as q:
+        # RB output rows per pass over the columns: the KH rows of taps of neighbouring output
+        # rows overlap, and the loads of equal addresses merge (5x5: 10 loads per output
+        # instead of 25)
+        RB = next((r for r in (DW_ROW_BLOCK, 3, 2) if OH % r == 0), min(DW_ROW_BLOCK, OH))
+        with em.loop(0, OH // RB, name="rb") as rb:
+            base = em.mul(rb, RB * Wp)
+            with em.loop(0, Wp, name="c") as c:
+                q = em.add(base, c)
+                for r in range(RB):
+                    v = init
+                    for wv, off in taps:
+                        v = b.fadd(v, b.fmul(wv, em.load(pad, em.add(q, off + r * Wp), F32), flags=FAST), flags=FAST)
+                    em.store(v, acc, em.add(q, r * Wp), F32)
+        with em.loop((OH // RB) * RB * Wp, OH * Wp, name="q") as q:
             v = init
             for wv, off in taps:
                 v = b.fadd(v, b.fmul(wv, em.load(pad, em.add(q, off), F32), flags=FAST), flags=FAST)
