@@ -8,18 +8,23 @@
   Gemm fusion see one op;
 - ``x * Clip(x + 3, 0, 6) / 6`` (how exporters spell hard-swish, e.g. PaddlePaddle's: 24
   times in PP-OCR's detector) -> ``HardSwish(x)``, which conv fusion then takes into the
-  conv's epilogue instead of four passes over the activations.
+  conv's epilogue instead of four passes over the activations;
+- layer norm spelled out over the last axis (``ReduceMean``, ``Sub``, ``Pow`` 2, ``ReduceMean``,
+  ``Add`` eps, ``Sqrt``, ``Div``, ``Mul`` gamma, ``Add`` beta: how opsets before 17 export it;
+  5 times in PP-OCR's recognizer) -> ``LayerNormalization``: one kernel instead of nine.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from cnncc.ir import Attrs, Graph, Node, Value
 from cnncc.ops import infer_types
 from cnncc.ops.tensor import upsample_as_resize_attrs
 from cnncc.passes.manager import register_pass
-from cnncc.passes.rewrite import Rewrite, Rule, Uses, apply_rules, const_value, make_node, report
+from cnncc.passes.rewrite import Rewrite, Rule, Uses, apply_rules, const_value, constant, make_node, report
 
 
 def _sum(graph: Graph, node: Node, uses: Uses) -> Rewrite | None:
@@ -110,6 +115,69 @@ def _hard_swish(graph: Graph, node: Node, uses: Uses) -> Rewrite | None:
     return None
 
 
+def _only_last_axis(node: Node, x: Value) -> bool:
+    axes = node.attrs.axes
+    return (node.op == "ReduceMean" and node.attrs.keepdims and axes is not None and len(axes) == 1
+            and axes[0] % x.type.rank == x.type.rank - 1)
+
+
+def _layer_norm(graph: Graph, node: Node, uses: Uses) -> Rewrite | None:
+    """Anchored at the final Add of beta; every intermediate read only inside the pattern."""
+    def producer(v, op, users=1):
+        p = v.producer
+        if p is None or p.op != op or len(uses.users(v)) != users or uses.is_output(v):
+            return None
+        return p
+
+    def split(n, want_const):  # (the non-constant operand, the constant one) of a binary node
+        a, b = n.inputs
+        if const_value(b) is not None and const_value(a) is None:
+            return a, b
+        if not want_const or const_value(a) is None:
+            return None
+        return b, a
+
+    pair = split(node, True)
+    if pair is None:
+        return None
+    o, beta = pair
+    mul = producer(o, "Mul")
+    pair = mul and split(mul, True)
+    if not pair:
+        return None
+    n, gamma = pair
+    div = producer(n, "Div")
+    if div is None:
+        return None
+    d, s = div.inputs
+    sqrt = producer(s, "Sqrt")
+    add = sqrt and producer(sqrt.inputs[0], "Add")
+    pair = add and split(add, True)
+    if not pair:
+        return None
+    var, eps = pair
+    rm2 = producer(var, "ReduceMean")
+    pw = rm2 and producer(rm2.inputs[0], "Pow")
+    sub = producer(d, "Sub", users=2)
+    if not (pw and sub and pw.inputs[0] is d and _scalar_is(pw.inputs[1], 2.0)):
+        return None
+    x, m = sub.inputs
+    rm1 = producer(m, "ReduceMean")
+    if rm1 is None or rm1.inputs[0] is not x or not _only_last_axis(rm1, x) or not _only_last_axis(rm2, d):
+        return None
+    C = x.shape[-1]
+    g, b, e = const_value(gamma), const_value(beta), const_value(eps)
+    if g is None or b is None or e is None or e.size != 1 or x.dtype != "float32":
+        return None
+    if g.size not in (1, C) or b.size not in (1, C) or node.outputs[0].shape != x.shape:
+        return None
+    g = constant(graph, f"{node.name}.gamma", np.broadcast_to(g.reshape(-1), (C,)).astype(np.float32))
+    b = constant(graph, f"{node.name}.beta", np.broadcast_to(b.reshape(-1), (C,)).astype(np.float32))
+    ln = make_node("LayerNormalization", [x, g, b], node.outputs, {"axis": -1, "epsilon": float(e.ravel()[0])},
+                   node.name)
+    return Rewrite(remove=[node, mul, div, sqrt, add, rm2, pw, sub, rm1], add=[ln])
+
+
 RULES = [
     Rule("Sum -> Add", ("Sum",), _sum),
     Rule("Upsample -> Resize", ("Upsample",), _upsample),
@@ -117,6 +185,7 @@ RULES = [
     Rule("Reshape -> Flatten", ("Reshape",), _reshape_to_flatten),
     Rule("MatMul -> Gemm", ("MatMul",), _matmul),
     Rule("x*Clip(x+3,0,6)/6 -> HardSwish", ("Div",), _hard_swish),
+    Rule("spelled-out layer norm -> LayerNormalization", ("Add",), _layer_norm),
 ]
 
 

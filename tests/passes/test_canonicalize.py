@@ -97,3 +97,35 @@ def test_near_hard_swish_spellings_are_kept():
     y = b.op("Div", b.op("Mul", x, gate), b.const(np.float32(6.0)))
     out, _ = check_pass("canonicalize", b.graph(b.op("Add", y, gate)))
     assert "HardSwish" not in ops(out)
+
+
+def _layer_norm_spelled_out(b, x, axes=(-1,), eps=1e-5, c=6):
+    m = b.op("ReduceMean", x, axes=list(axes), keepdims=1)
+    d = b.op("Sub", x, m)
+    v = b.op("ReduceMean", b.op("Pow", d, b.const(np.float32(2.0))), axes=list(axes), keepdims=1)
+    n = b.op("Div", d, b.op("Sqrt", b.op("Add", v, b.const(np.float32(eps)))))
+    return b.op("Add", b.op("Mul", n, b.rand(c)), b.rand(c)), d
+
+
+def test_spelled_out_layer_norm_becomes_layer_normalization():
+    b = Builder()
+    x = b.op("Relu", b.input(2, 5, 6))
+    y, _ = _layer_norm_spelled_out(b, x, eps=1e-6)
+    out, _ = check_pass("canonicalize", b.graph(y))
+    assert ops(out) == {"Relu": 1, "LayerNormalization": 1}
+    ln = next(n for n in out.nodes if n.op == "LayerNormalization")
+    assert ln.attrs.axis == -1 and ln.attrs.epsilon == np.float32(1e-6).item()
+    assert out.outputs[0].name == y.name
+
+
+def test_layer_norm_spellings_that_stay():
+    b = Builder()
+    x = b.op("Relu", b.input(2, 5, 6))
+    y, d = _layer_norm_spelled_out(b, x)
+    out, _ = check_pass("canonicalize", b.graph(y, b.op("Neg", d)))   # the centred x read elsewhere
+    assert "LayerNormalization" not in ops(out)
+    b = Builder()
+    x = b.op("Relu", b.input(2, 6, 6))
+    y, _ = _layer_norm_spelled_out(b, x, axes=(1,))                    # not the last axis
+    out, _ = check_pass("canonicalize", b.graph(y))
+    assert "LayerNormalization" not in ops(out)
