@@ -95,6 +95,7 @@ class Kernel:
         self.parallel = False
         self.work = 0
         self.algorithm = ""  # set by lowerings with a choice of algorithm (profiles show it)
+        self.static_loops = False  # every parallel loop split by thread id (phases that hand data on)
 
     # -- buffers -------------------------------------------------------------------------
     def out(self, i: int = 0) -> ir.Value:
@@ -154,7 +155,7 @@ class Kernel:
         # when any of its loops has enough work.
         self.parallel |= self.is_parallel(total, work_per_item)
         self.work += total * work_per_item
-        if not static and self.counters < MAX_COUNTERS:  # threads take chunks from a shared counter
+        if not (static or self.static_loops) and self.counters < MAX_COUNTERS:  # chunks from a shared counter
             counter = self.em.b.gep(self._scratch, [ir.Constant(ir.IntType(64), 64 * self.counters)],
                                     source_etype=ir.IntType(8), inbounds=True)
             self.counters += 1

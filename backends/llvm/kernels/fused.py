@@ -77,7 +77,11 @@ def lower_fused_conv(k, node):
     conv_attrs = Attrs({key: node.attrs[key] for key in CONV_KEYS})
     conv_type = infer_types("Conv", [v.type for v in node.inputs[:2]], conv_attrs)[0]
     y = k.scratch(conv_type.nbytes) if pool else k.out()
-
+    # with a pooling step, the conv rows a thread writes (channel blocks outermost) are mostly
+    # the rows it pools (channel planes outermost) when both phases split statically: the
+    # conv result does not cross cores between the phases (a 7x7/2 stem + max pool ran slower
+    # on 2 threads than on 1)
+    k.static_loops = pool is not None
     def post(row0, plane, oc0, R, OW):
         with em.loop(0, R, name="er") as r:
             base = em.add(row0, em.mul(r, plane))
