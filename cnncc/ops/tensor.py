@@ -267,6 +267,21 @@ def resize_source_coords(a, axis: int, in_size: int) -> np.ndarray:
     return i / scale  # asymmetric
 
 
+def cubic_taps(coords: np.ndarray, size: int, a) -> tuple[np.ndarray, np.ndarray]:
+    """Resize's cubic interpolation along one axis: the 4 source indices (clamped into the
+    axis) and weights of each output coordinate; with ``exclude_outside`` the weights of
+    taps outside the axis are dropped and the rest renormalized. Shared by the reference
+    and the backends, which precompute these tables."""
+    base = np.floor(coords)
+    raw = base.astype(np.int64)[:, None] + np.arange(-1, 3)
+    w = _cubic_weights(coords - base, a.get("cubic_coeff_a", -0.75))
+    if a.get("exclude_outside", 0):
+        w = np.where((raw < 0) | (raw >= size), 0.0, w)
+        total = w.sum(axis=1, keepdims=True)
+        w = w / np.where(total == 0, 1.0, total)
+    return np.clip(raw, 0, size - 1), w
+
+
 def _cubic_weights(t: np.ndarray, A: float) -> np.ndarray:
     """Keys cubic convolution weights of the 4 neighbours floor-1 .. floor+2 (N, 4)."""
 
@@ -326,14 +341,8 @@ def resize(a, x):
             frac = (clipped - lo).reshape(along)
             y = np.take(y, lo, axis=axis) * (1 - frac) + np.take(y, hi, axis=axis) * frac
         else:
-            base = np.floor(coords)
-            idx = base.astype(np.int64)[:, None] + np.arange(-1, 3)
-            w = _cubic_weights(coords - base, a.get("cubic_coeff_a", -0.75))
-            if a.get("exclude_outside", 0):
-                w = np.where((idx < 0) | (idx >= in_size), 0.0, w)
-                total = w.sum(axis=1, keepdims=True)
-                w = w / np.where(total == 0, 1.0, total)
-            picked = np.take(y, np.clip(idx, 0, in_size - 1), axis=axis)  # axis -> (out, 4)
+            idx, w = cubic_taps(coords, in_size, a)
+            picked = np.take(y, idx, axis=axis)  # axis -> (out, 4)
             y = (picked * w.reshape(w.shape + (1,) * (x.ndim - axis - 1))).sum(axis=axis + 1)
         if crop:
             outside = ((coords < 0) | (coords > in_size - 1)).reshape(along)

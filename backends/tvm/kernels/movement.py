@@ -9,7 +9,7 @@ import numpy as np
 from tvm import te, topi
 
 from cnncc.ir import Attrs
-from cnncc.ops.tensor import _cubic_weights, _nearest_index, resize_source_coords, upsample_as_resize_attrs
+from cnncc.ops.tensor import _nearest_index, cubic_taps, resize_source_coords, upsample_as_resize_attrs
 
 from ..lowering import KernelContext, register
 from .common import all_of, bcast, const, tir
@@ -143,14 +143,7 @@ def _resize(ctx: KernelContext, a):
             frac = clipped - lo
             w = np.stack([1 - frac, frac], axis=1)
         else:
-            base = np.floor(c)
-            raw = base.astype(np.int64)[:, None] + np.arange(-1, 3)
-            w = _cubic_weights(c - base, a.get("cubic_coeff_a", -0.75))
-            if a.get("exclude_outside", 0):
-                w = np.where((raw < 0) | (raw >= n), 0.0, w)
-                total = w.sum(axis=1, keepdims=True)
-                w = w / np.where(total == 0, 1.0, total)
-            idx = np.clip(raw, 0, n - 1)
+            idx, w = cubic_taps(c, n, a)
         shape[ax] = a.sizes[ax]
         taps = _taps(y, ax, ctx.table(idx.astype("int32")), ctx.table(w.astype("float32")), outside.get(ax), extrapolate)
         y = te.compute(tuple(shape), taps, name=f"resize{ax}")
