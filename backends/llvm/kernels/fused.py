@@ -25,17 +25,37 @@ from .norm import reduce
 from .pool import emit_pool
 from .window import splat
 
+# the steps apply_step also takes on a vector of one channel's consecutive outputs (the conv
+# kernel applies them in registers, before its row stores)
+VECTOR_STEPS = ("add", "relu", "prelu", "scale", "shift")
+
+
 def apply_step(em, step, v, extra, chan, pos):
-    """One pointwise epilogue step on value ``v`` at channel ``chan`` and output index ``pos``."""
+    """One pointwise epilogue step on value ``v`` at channel ``chan`` and output index ``pos``
+    (for a VECTOR_STEPS step ``v`` may be a vector of outputs pos.. of channel ``chan``)."""
     kind, b = step[0], em.b
+    vector = isinstance(v.type, ir.VectorType)
+
+    def at_pos():
+        return b.load(em.gep(extra, pos, F32), typ=v.type, align=4) if vector else em.load(extra, pos, F32)
+
+    def of_channel():
+        s = em.load(extra, chan, F32)
+        return splat(b, s, v.type.count) if vector else s
+
+    def below_zero():  # ordered: NaN stays NaN through relu and prelu
+        return b.fcmp_ordered("<", v, ir.Constant(v.type, 0.0)) if vector else _lt0(em, v)
+
     if kind == "add":
-        return b.fadd(v, em.load(extra, pos, F32), flags=FAST)
+        return b.fadd(v, at_pos(), flags=FAST)
+    if kind == "relu" and vector:
+        return b.select(below_zero(), ir.Constant(v.type, 0.0), v)
     if kind == "prelu":
-        return b.select(_lt0(em, v), b.fmul(v, em.load(extra, chan, F32)), v)
+        return b.select(below_zero(), b.fmul(v, of_channel()), v)
     if kind == "scale":
-        return b.fmul(v, em.load(extra, chan, F32), flags=FAST)
+        return b.fmul(v, of_channel(), flags=FAST)
     if kind == "shift":
-        return b.fadd(v, em.load(extra, chan, F32), flags=FAST)
+        return b.fadd(v, of_channel(), flags=FAST)
     if kind == "clip":
         if step[1] is not None:
             v = em.fmax(v, em.fconst(step[1]))
@@ -65,11 +85,6 @@ def _split(k, node):
     return bias, point, pool
 
 
-# epilogue steps the channel-vector conv kernel applies in registers (tile_post); others run
-# over the finished rows (post)
-VECTOR_STEPS = ("add", "relu", "scale", "shift")
-
-
 @register("FusedConv")
 def lower_fused_conv(k, node):
     em = k.em
@@ -82,6 +97,7 @@ def lower_fused_conv(k, node):
     # conv result does not cross cores between the phases (a 7x7/2 stem + max pool ran slower
     # on 2 threads than on 1)
     k.static_loops = pool is not None
+
     def post(row0, plane, oc0, R, OW):
         with em.loop(0, R, name="er") as r:
             base = em.add(row0, em.mul(r, plane))
@@ -93,16 +109,8 @@ def lower_fused_conv(k, node):
                 em.store(v, y, p, F32)
 
     def tile_post(v, chan, pos):
-        """The epilogue on <w x float> outputs pos.. of one channel, in registers."""
         for step, extra in point:
-            if step[0] == "add":
-                v = em.b.fadd(v, em.b.load(em.gep(extra, pos, F32), typ=v.type, align=4), flags=FAST)
-            elif step[0] in ("scale", "shift"):  # one channel per row: a splat of its value
-                s = splat(em.b, em.load(extra, chan, F32), v.type.count)
-                v = em.b.fmul(v, s, flags=FAST) if step[0] == "scale" else em.b.fadd(v, s, flags=FAST)
-            else:  # relu; NaN stays NaN, as in the scalar step
-                zero = ir.Constant(v.type, [0.0] * v.type.count)
-                v = em.b.select(em.b.fcmp_ordered("<", v, zero), zero, v)
+            v = apply_step(em, step, v, extra, chan, pos)
         return v
 
     residuals = [extra for step, extra in point if step[0] == "add"]

@@ -1,4 +1,5 @@
-"""The channel-vector conv kernel's in-register epilogues (add, relu) against the reference."""
+"""The channel-vector conv kernel's in-register epilogues (add, relu, prelu, scale, shift)
+against the reference."""
 
 import pytest
 
@@ -12,6 +13,7 @@ from llvm_helpers import check_op, const, rand
     ((("add",), ("relu",), ("add",)), ["add", "add"]),
     ((("bias",), ("add",), ("leaky_relu", 0.1)), ["bias", "add"]),   # not all in registers: row pass
     ((("bias",), ("scale",), ("relu",), ("shift",)), ["bias", "scale", "shift"]),
+    ((("prelu",), ("add",)), ["prelu", "add"]),
 ])
 @pytest.mark.parametrize("kernel,pads", [((3, 3), (1, 0, 1, 1)), ((1, 1), (0, 0, 0, 0))])
 def test_fused_conv_channel_vector_epilogues(m, epilogue, kinds, kernel, pads):
