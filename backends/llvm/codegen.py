@@ -21,7 +21,7 @@ from cnncc.ir import Graph, Value
 
 from .emit import I32, I64, I8, PTR, VOID, ITEMSIZE
 from .lowering import COUNTER_BYTES, DEFAULT_PARAMS, VIEW_OPS, Kernel, kernel_key, lowering_for, workload_key
-from .memory import MemoryPlan, plan_memory
+from .memory import MemoryPlan, kernel_free_nodes, plan_memory
 from .target import TargetInfo
 from .weights import Blob
 
@@ -66,7 +66,7 @@ def generate(graph: Graph, target: TargetInfo, params: dict | None = None,
     (lowering.workload_key) to parameters for that kernel only (tuning records)."""
     t0 = time.perf_counter()
     params = {**DEFAULT_PARAMS, **(params or {})}
-    plan = plan_memory(graph, VIEW_OPS)
+    free = kernel_free_nodes(graph, VIEW_OPS)
     blob = Blob()
     mod = ir.Module(name=_symbol(graph.name) or "model")
     mod.triple = target.triple
@@ -74,7 +74,7 @@ def generate(graph: Graph, target: TargetInfo, params: dict | None = None,
     # 1. one kernel function per distinct non-view node (lowering errors name the node);
     # a node equal to an earlier one up to its data is lowered again only to pack its
     # tables, and calls the earlier function
-    lowerings = [(n, lowering_for(n)) for n in graph.nodes if id(n) not in plan.views]
+    lowerings = [(n, lowering_for(n)) for n in graph.nodes if id(n) not in free]
     kernels: list[tuple[Kernel, KernelInfo]] = []
     seen: dict = {}
     for i, (node, lower) in enumerate(lowerings):
@@ -95,6 +95,9 @@ def generate(graph: Graph, target: TargetInfo, params: dict | None = None,
             k.fn = first.fn
         kernels.append((k, KernelInfo(k.fn.name, node.name, node.op, k.parallel, k.work, wkey, own,
                                              k.algorithm)))
+
+    plan = plan_memory(graph, VIEW_OPS, {id(k.node): k.output_over_input for k, _ in kernels
+                                         if k.output_over_input is not None})
 
     # 2. the entry
     fnty = ir.FunctionType(VOID, [PTR, PTR, PTR, PTR, I32])

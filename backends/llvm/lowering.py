@@ -81,8 +81,6 @@ class Kernel:
         self.fn.attributes.add("nounwind")
         self.fn.attributes.add("noinline")  # one call site each; inlining into the entry buys nothing
         self.fn.linkage = "internal"
-        for a in self.fn.args[: n_out + n_in]:
-            a.add_attribute("noalias")
         self.em = Emitter(self.fn)
         self._outs = self.fn.args[:n_out]
         self._ins = self.fn.args[n_out:n_out + n_in]
@@ -96,6 +94,7 @@ class Kernel:
         self.work = 0
         self.algorithm = ""  # set by lowerings with a choice of algorithm (profiles show it)
         self.static_loops = False  # every parallel loop split by thread id (phases that hand data on)
+        self.output_over_input: int | None = None  # see output_may_overwrite
 
     # -- buffers -------------------------------------------------------------------------
     def out(self, i: int = 0) -> ir.Value:
@@ -140,6 +139,12 @@ class Kernel:
         return self.em.b.gep(self._scratch, [ir.Constant(ir.IntType(64), COUNTER_BYTES + offset)],
                              source_etype=ir.IntType(8), inbounds=True)
 
+    def output_may_overwrite(self, i: int) -> None:
+        """Declare that the kernel reads each element of input ``i`` before it writes the same
+        element of output 0 and reads no other element of it: the memory plan may then give
+        the output that input's storage (memory.py)."""
+        self.output_over_input = i
+
     # -- scheduling ----------------------------------------------------------------------
     def is_parallel(self, total: int, work_per_item: int) -> bool:
         return total > 1 and total * work_per_item >= self.params["parallel_min_work"]
@@ -170,6 +175,11 @@ class Kernel:
         self.em.barrier()
 
     def finish(self) -> None:
+        # buffers never overlap, except an output and the input it may overwrite
+        shared = {0, len(self._outs) + self.output_over_input} if self.output_over_input is not None else set()
+        for j, a in enumerate(self.fn.args[:len(self._outs) + len(self._ins)]):
+            if j not in shared:
+                a.add_attribute("noalias")
         self.em.finish()
 
 

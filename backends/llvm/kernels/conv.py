@@ -96,13 +96,14 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None, post_reads=(), tile_pos
     ``post`` reads (a residual), prefetched tile by tile while the rows are accumulated.
     ``tile_post(v, channel, index)``: the same epilogue on a vector of consecutive outputs of
     one channel, which the channel-vector kernel applies in registers before its row stores
-    (then ``post`` is not run there)."""
+    (then ``post`` is not run there). Returns whether it did: each output element then is
+    stored once, after its ``post_reads`` elements were read."""
     a = node.attrs
     em = k.em
     if winograd.chosen(node, k.params):
         k.algorithm = "winograd"
         winograd.emit_winograd(k, node, y, o_shape, bias, post)
-        return
+        return False
     x_shape, w_shape = k.in_shape(0), k.in_shape(1)
     N, C, H, W, KH, KW, sh, sw, dh, dw, ph, pw, _, _ = conv_geometry(x_shape, w_shape, a)
     D, OD, KD, sd, dd, pd = depth_geometry(x_shape, w_shape, o_shape, a)
@@ -124,16 +125,16 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None, post_reads=(), tile_pos
     if plane_ok and _padded_plane_size(H, W, OH, OW, KH, KW, dh, dw, ph, pw) <= int(k.params["conv_plane_max"]):
         k.algorithm = "depthwise planes"
         _depthwise_planes(k, node, y, bias, post, N, G, H, W, OH, OW, KH, KW, dh, dw, ph, pw)
-        return
+        return False
     if (len(o_shape) == 4 and Cg == 1 and Mg == 1 and k.params["conv_schedule"] != "rows"
             and max_stride(sw) and k.params["conv_window_rows"]):
         k.algorithm = "depthwise rows"
         _depthwise_rows(k, y, bias, post, N, G, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw)
-        return
+        return False
     if _pixels_chosen(k, node, o_shape, Cg, KH, KW, OW, sw, D):
         k.algorithm = "pixel vectors"
         _pixel_rows(k, node, x, y, bias, post, N, G, Cg, Mg, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw)
-        return
+        return False
     geo = _Geo(C, Cg, D, H, W, KD, KH, KW, sd, sh, sw, dd, dh, dw, pd, ph, pw, OW)
     KH = KD * KH  # (kd, kh) pairs are walked as one tap-row index
     wdata = k.const_input(1)
@@ -179,6 +180,7 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None, post_reads=(), tile_pos
             _scalar_rows(k, geo, x, y, wp, w_off, bias, rows, oc0, n, g, ob, od, oh, R)
         if post is not None and not (vec and tile_post is not None):
             post(row0, plane, oc0, count, OW)
+    return vec and tile_post is not None
 
 
 def pointwise_row(pixels: int, want: int) -> int:

@@ -69,12 +69,15 @@ def apply_step(em, step, v, extra, chan, pos):
 
 
 def _split(k, node):
-    """(bias pointer or None, [(pointwise step, extra pointer)], pooling step or None)."""
+    """(bias pointer or None, [(pointwise step, extra pointer)], pooling step or None,
+    input indices of the residuals)."""
     steps = list(node.attrs.epilogue)
-    idx, bias, point, pool = 2, None, [], None
+    idx, bias, point, pool, residuals = 2, None, [], None, []
     for step in steps:
         n = STEP_EXTRAS[step[0]][0]
         extra = k.inp(idx) if n else None
+        if step[0] == "add":
+            residuals.append(idx)
         idx += n
         if step[0] == "bias":
             bias = extra
@@ -82,13 +85,13 @@ def _split(k, node):
             pool = step
         else:
             point.append((step, extra))
-    return bias, point, pool
+    return bias, point, pool, residuals
 
 
 @register("FusedConv")
 def lower_fused_conv(k, node):
     em = k.em
-    bias, point, pool = _split(k, node)
+    bias, point, pool, residual_inputs = _split(k, node)
     conv_attrs = Attrs({key: node.attrs[key] for key in CONV_KEYS})
     conv_type = infer_types("Conv", [v.type for v in node.inputs[:2]], conv_attrs)[0]
     y = k.scratch(conv_type.nbytes) if pool else k.out()
@@ -115,9 +118,11 @@ def lower_fused_conv(k, node):
 
     residuals = [extra for step, extra in point if step[0] == "add"]
     vector_ok = point and all(step[0] in VECTOR_STEPS for step, _ in point)
-    emit_conv(k, node, y, conv_type.shape, bias, post if point else None, residuals,
-              tile_post if vector_ok else None)
+    in_registers = emit_conv(k, node, y, conv_type.shape, bias, post if point else None, residuals,
+                             tile_post if vector_ok else None)
     if pool is None:
+        if in_registers and len(residual_inputs) == 1:
+            k.output_may_overwrite(residual_inputs[0])
         return
     k.barrier()
     sp = len(conv_type.shape) - 2
@@ -132,7 +137,7 @@ def lower_fused_conv(k, node):
 @register("FusedGemm")
 def lower_fused_gemm(k, node):
     em = k.em
-    bias, point, _ = _split(k, node)
+    bias, point, _, _ = _split(k, node)
     M, N = k.out_shape()
     y = k.out()
     ops = gemm_operands(k, node, node.attrs.alpha)

@@ -362,6 +362,51 @@ def test_concat_not_in_place_when_an_input_is_shared():
     assert_close(exe.run(feeds), interpret(g, feeds))
 
 
+def _residual_conv(b, x, residual, seed, kernel=1):
+    """FusedConv(x) + bias + residual, relu: 32 -> 32 channels, the residual added in registers."""
+    c = x.shape[1]
+    pad = (kernel // 2,) * 4
+    return b.add("FusedConv", [x, b.const(rand(32, c, kernel, kernel, seed=seed)), b.const(rand(32, seed=seed + 1)),
+                               residual],
+                 kernel_shape=(kernel, kernel), strides=(1, 1), pads=pad, dilations=(1, 1),
+                 epilogue=(("bias",), ("add",), ("relu",)))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_residual_conv_writes_over_its_residual(threads):
+    """Two residual blocks: each conv's output takes its residual's storage (the residual is
+    read for the last time there), the second over the first's output, which holds the
+    first residual's bytes: one buffer for all three values."""
+    b = Builder()
+    x = Value("x", TensorType((1, 32, 9, 10)))  # under Winograd's width
+    r0 = b.add("Relu", [x])
+    y1 = _residual_conv(b, b.add("Sigmoid", [x]), r0, seed=1, kernel=3)
+    y2 = _residual_conv(b, b.add("Tanh", [y1]), y1, seed=4)
+    g = Graph([x], [b.add("Sigmoid", [y2])], b.nodes)
+    g.validate()
+    exe = llvm.build(g, num_threads=threads)
+    assert exe.plan.inplace_outputs == 2
+    assert exe.plan[y1].index == exe.plan[r0].index == exe.plan[y2].index
+    assert "2 outputs over an input" in exe.plan.summary()
+    feeds = {"x": rand(1, 32, 9, 10, seed=3)}
+    assert_close(exe.run(feeds), interpret(g, feeds))
+
+
+def test_residual_conv_keeps_a_residual_that_is_read_again():
+    b = Builder()
+    x = Value("x", TensorType((1, 32, 6, 16)))
+    r = b.add("Relu", [x])
+    y = _residual_conv(b, x, r, seed=1)          # r is read again below
+    late = b.add("Add", [y, r])
+    self_residual = _residual_conv(b, late, late, seed=5)  # the conv reads its residual too
+    from_input = _residual_conv(b, r, x, seed=7)           # a graph input is the caller's
+    g = Graph([x], [b.add("Add", [self_residual, from_input])], b.nodes)
+    exe = llvm.build(g)
+    assert exe.plan.inplace_outputs == 0
+    feeds = {"x": rand(1, 32, 6, 16, seed=3)}
+    assert_close(exe.run(feeds), interpret(g, feeds))
+
+
 def test_blob_consolidate_keeps_bytes_and_drops_the_packed_copies(tmp_path):
     from cnncc.backends.llvm.weights import Blob
 
