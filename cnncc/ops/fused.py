@@ -46,6 +46,15 @@ channels (axis 1). Rules checked by the shape function:
 - at most one pooling step, and only as the last step: every other step works on the
   convolution's output shape, so an ``add`` residual has exactly the shape of ``Conv(X, W)``.
 
+Storage (not semantics): ``x_block`` and ``y_block`` (default 0) say that X, and Y with
+its ``add`` residual, are stored blocked, NCHW[b]c: channel ``c`` of pixel ``p`` at
+``((c // b) * H * W + p) * b + c % b`` (for each image), b channels per block. The -O3
+``backend-layout`` pass sets them, to the channel count (b = C: NHWC), between 1x1
+convolutions for the llvm backend (no transposes in its register tiles); every value it blocks is read and written only by
+FusedConv nodes that agree on its storage, and graph inputs and outputs stay NCHW, so
+the reference and the TVM lowering, which ignore the two attributes, compute the same
+graph outputs.
+
 ``FusedGemm(A, B, *extras)``, attributes ``alpha, transA, transB`` (as ``Gemm``, beta folded
 away) plus ``epilogue`` over ``Y = alpha * op(A) @ op(B)`` of shape ``(M, N)``, with the same
 step kinds except the pooling ones: ``("bias",)`` takes a ``(N,)`` vector (axis 1 again),
@@ -200,7 +209,7 @@ def _fused_conv_macs(ins, outs, a):
 @defop(
     "FusedConv",
     _fused_conv_types,
-    attrs={**CONV_ATTRS, "epilogue": REQUIRED},
+    attrs={**CONV_ATTRS, "epilogue": REQUIRED, "x_block": 0, "y_block": 0},
     inputs=(2, None),
     macs=_fused_conv_macs,
 )

@@ -100,7 +100,9 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None, post_reads=(), tile_pos
     stored once, after its ``post_reads`` elements were read."""
     a = node.attrs
     em = k.em
-    if winograd.chosen(node, k.params):
+    xb, yb = a.get("x_block", 0), a.get("y_block", 0)  # blocked storage (passes/backend_layout.py)
+    blocked = bool(xb or yb)
+    if not blocked and winograd.chosen(node, k.params):
         k.algorithm = "winograd"
         winograd.emit_winograd(k, node, y, o_shape, bias, post)
         return False
@@ -115,14 +117,19 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None, post_reads=(), tile_pos
     unpadded = a.pads[-1] == 0 and ph == pw == 0 and (len(o_shape) == 3 or a.pads[2] == 0)
     if (len(o_shape) == 4 and KH == KW == 1 and (sh, sw) != (1, 1) and unpadded and Cg > 1
             and k.const_input(1) is not None and k.params["conv_schedule"] in ("auto", "direct")):
-        x = _subsample(k, x, N * C, H, W, OH, OW, sh, sw)
+        x = _subsample(k, x, N * C // (xb or 1), H, W, OH, OW, sh, sw, xb or 1)
         H, W, sh, sw = OH, OW, 1, 1
     if len(o_shape) <= 4 and KH == KW == 1 and sh == sw == 1 and unpadded:
         # pointwise: the map flattened and cut into rows of S pixels
         S = pointwise_row(H * W, int(k.params["conv_pointwise_row"]))
         H, W, OH, OW = H * W // S, S, H * W // S, S
+    if blocked and not (len(o_shape) == 4 and KH == KW == 1 and sh == sw == 1 and unpadded and G == 1
+                        and k.const_input(1) is not None):
+        raise ValueError("blocked storage (x_block/y_block) needs a 1x1 ungrouped unpadded conv with constant weights")
     plane_ok = len(o_shape) == 4 and Cg == 1 and Mg == 1 and sh == sw == 1 and k.params["conv_schedule"] != "rows"
-    if plane_ok and _padded_plane_size(H, W, OH, OW, KH, KW, dh, dw, ph, pw) <= int(k.params["conv_plane_max"]):
+    if blocked:
+        pass  # only the channel-vector kernel below reads and writes blocked storage
+    elif plane_ok and _padded_plane_size(H, W, OH, OW, KH, KW, dh, dw, ph, pw) <= int(k.params["conv_plane_max"]):
         k.algorithm = "depthwise planes"
         _depthwise_planes(k, node, y, bias, post, N, G, H, W, OH, OW, KH, KW, dh, dw, ph, pw)
         return False
@@ -135,16 +142,20 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None, post_reads=(), tile_pos
         k.algorithm = "pixel vectors"
         _pixel_rows(k, node, x, y, bias, post, N, G, Cg, Mg, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw)
         return False
-    geo = _Geo(C, Cg, D, H, W, KD, KH, KW, sd, sh, sw, dd, dh, dw, pd, ph, pw, OW)
+    geo = _Geo(C, Cg, D, H, W, KD, KH, KW, sd, sh, sw, dd, dh, dw, pd, ph, pw, OW, xb)
     KH = KD * KH  # (kd, kh) pairs are walked as one tap-row index
     wdata = k.const_input(1)
     V, NV, Mp = channel_tiles(Mg, k.target.vector_lanes, int(k.params["conv_oc_vectors"]),
                               int(k.params["conv_vector_lanes"]))
-    vec = wdata is not None and V > 0 and k.params["conv_schedule"] != "rows"
+    vec = wdata is not None and V > 0 and (k.params["conv_schedule"] != "rows" or blocked)
+    if blocked and not (vec and Mp == Mg and (not yb or (yb % V == 0 and (post is None or tile_post is not None)))):
+        raise ValueError(f"blocked storage: {Mg} output channels in vectors of {V}, epilogue in registers "
+                         f"{tile_post is not None}: the layout pass should not have chosen it")
     if not vec:
         NV, Mp = 1, Mg
     R = NV * V if vec else _pick_block(Mg, int(k.params["conv_oc_block"]))
-    k.algorithm = (f"direct {R}ch" if vec else "rows") + (" pointwise" if KH * KW == 1 and sh == sw == 1 else "")
+    k.algorithm = ((f"direct {R}ch" if vec else "rows") + (" pointwise" if KH * KW == 1 and sh == sw == 1 else "")
+                   + (f" {'in' if xb else ''}{'+' if xb and yb else ''}{'out' if yb else ''} NHWC" if blocked else ""))
     OB = Mp // R
 
     if wdata is not None:
@@ -173,8 +184,9 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None, post_reads=(), tile_pos
         count = R if Mp == Mg else em.smin(R, em.sub(Mg, em.mul(ob, R)))
         if vec:
             stream = (em.add(em.mul(od, OH), oh), OD * OH, G * OB) if k.params["conv_prefetch"] else None
+            blocked_out = (yb, em.mul(em.mul(n, M), plane), em.mul(em.add(em.mul(od, OH), oh), OW)) if yb else None
             _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, NV, OB, count, Mp > Mg,
-                         stream, post_reads, tile_post)
+                         stream, post_reads, tile_post, blocked_out)
         else:
             rows = [em.add(row0, r * plane) for r in range(R)]
             _scalar_rows(k, geo, x, y, wp, w_off, bias, rows, oc0, n, g, ob, od, oh, R)
@@ -198,17 +210,23 @@ def pointwise_row(pixels: int, want: int) -> int:
     return divisors[0] if 4 * divisors[0] >= want else pixels
 
 
-def _subsample(k, x, planes, H, W, OH, OW, sh, sw):
+def _subsample(k, x, planes, H, W, OH, OW, sh, sw, elem=1):
     """x[:, :, ::sh, ::sw] copied into scratch: a strided 1x1 conv then runs as a pointwise
     one over the flattened map (its rows as short as the strided output were 10% slower,
-    ResNet-50's last downsampling 1x1 measured in the model)."""
+    ResNet-50's last downsampling 1x1 measured in the model). ``elem``: floats per pixel
+    (a channel block of blocked storage, copied as one vector)."""
     em = k.em
-    sub = k.scratch(planes * OH * OW * 4)
-    with k.parallel_loop(planes * OH, OW) as t:
+    chunk = 16 if elem % 16 == 0 else elem
+    ET = ir.VectorType(F32, chunk) if chunk > 1 else F32
+    sub = k.scratch(planes * OH * OW * 4 * elem)
+    with k.parallel_loop(planes * OH, OW * elem) as t:
         src = em.mul(em.add(em.mul(em.div(t, OH), H), em.mul(em.rem(t, OH), sh)), W)
         dst = em.mul(t, OW)
         with em.loop(0, OW, name="ow") as ow:
-            em.store(em.load(x, em.add(src, em.mul(ow, sw)), F32), sub, em.add(dst, ow), F32)
+            with em.loop(0, elem // chunk, name="e") as e:
+                i = em.mul(e, chunk)
+                v = em.b.load(em.gep(x, em.add(em.mul(em.add(src, em.mul(ow, sw)), elem), i), F32), typ=ET, align=4)
+                em.b.store(v, em.gep(sub, em.add(em.mul(em.add(dst, ow), elem), i), F32), align=4)
     k.barrier()
     return sub
 
@@ -464,6 +482,7 @@ class _Geo:
     ph: int
     pw: int
     OW: int
+    xb: int = 0   # X stored NCHW[xb]c (0: NCHW)
 
 
 @contextmanager
@@ -471,7 +490,12 @@ def _input_rows(em, geo, n, g, od, oh):
     """for ic, (kd, kh) with the input row inside the tensor: yields (ic, tap row, input row offset)."""
     gm = geo
     with em.loop(0, gm.Cg, name="ic") as ic:
-        xch = em.mul(em.add(em.mul(n, gm.C), em.add(em.mul(g, gm.Cg), ic)), gm.D * gm.H * gm.W)
+        c = em.add(em.mul(g, gm.Cg), ic)
+        if gm.xb:  # channel c's pixel q at ((c - c % xb) * plane + q * xb + c % xb)
+            lane = em.rem(c, gm.xb)
+            xch = em.add(em.mul(em.add(em.mul(n, gm.C), em.sub(c, lane)), gm.D * gm.H * gm.W), lane)
+        else:
+            xch = em.mul(em.add(em.mul(n, gm.C), c), gm.D * gm.H * gm.W)
         with em.loop(0, gm.KD * gm.KH, name="kdh") as kdh:
             kd, kh = em.unravel(kdh, [gm.KD, gm.KH]) if gm.KD > 1 else (0, kdh)
             idd = em.sub(em.add(em.mul(od, gm.sd), em.mul(kd, gm.dd)), gm.pd)
@@ -484,7 +508,8 @@ def _input_rows(em, geo, n, g, od, oh):
                 else:
                     inside = em.b.and_(inside, in_d)
             with em.if_(inside):
-                yield ic, kdh, em.add(xch, em.add(em.mul(idd, gm.H * gm.W), em.mul(ih, gm.W)))
+                row = em.add(em.mul(idd, gm.H * gm.W), em.mul(ih, gm.W))
+                yield ic, kdh, em.add(xch, em.mul(row, gm.xb) if gm.xb else row)
 
 
 def _scalar_rows(k, geo, x, y, wp, w_off, bias, rows, oc0, n, g, ob, od, oh, R):
@@ -501,7 +526,7 @@ def _scalar_rows(k, geo, x, y, wp, w_off, bias, rows, oc0, n, g, ob, od, oh, R):
 
 
 def _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, NV, OB, count, padded,
-                 stream=None, post_reads=(), tile_post=None):
+                 stream=None, post_reads=(), tile_post=None, blocked_out=None):
     """NV*V output rows with the channels in the vector lanes: the row is cut into tiles of
     T pixels, each tile keeps T x NV <V x float> accumulators; per tap NV weight vector loads
     and T input broadcasts feed T*NV FMAs. Tiles are unrolled, so which taps fall into the
@@ -513,7 +538,10 @@ def _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, 
     fetched all at once by the block's first tile they left its FMAs waiting (ResNet-50's
     7x7 layers ran at 65% of peak in the model against 92% with their weights cached).
     Each tile also prefetches its pixels of ``post_reads`` for the epilogue, which
-    ``tile_post`` applies to each transposed channel row before it is stored."""
+    ``tile_post`` applies to each transposed channel row before it is stored.
+
+    ``blocked_out`` (yb, image base, row's first pixel): Y (and ``post_reads``) is stored
+    NCHW[yb]c, and each accumulator, V channels of one pixel, is stored as it is."""
     em = k.em
     b = em.b
     Cg, KH, KW, W, OW, sw, dw, pw = geo.Cg, geo.KD * geo.KH, geo.KW, geo.W, geo.OW, geo.sw, geo.dw, geo.pw
@@ -540,7 +568,7 @@ def _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, 
         for row in accs:
             for a, init in zip(row, inits):
                 b.store(init, a)
-        for extra in post_reads:
+        for extra in post_reads if blocked_out is None else ():
             for r in range(RV):
                 # rows past the channel count of a padded block: clamped to its last row
                 rr = r if not padded else em.smin(r, em.sub(count, 1))
@@ -560,10 +588,23 @@ def _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, 
                     continue
                 wvs = [b.load(em.gep(wp, em.add(wkh, kw * RV + v * V), F32), typ=VT, align=4) for v in range(NV)]
                 for j, iw in taps:
-                    xv = em.load(x, em.add(xrow, iw), F32)
+                    xv = em.load(x, em.add(xrow, em.mul(iw, geo.xb) if geo.xb else iw), F32)
                     xs = b.shuffle_vector(b.insert_element(undef, xv, lane0), undef, splat)
                     for wv, a in zip(wvs, accs[j]):
                         b.store(b.fadd(b.load(a, typ=VT), b.fmul(wv, xs, flags=FAST), flags=FAST), a)
+        if blocked_out is not None:
+            yb, image, pix0 = blocked_out
+            for v in range(NV):
+                c = em.add(oc0, v * V)
+                lane = em.rem(c, yb)
+                base = em.add(em.add(image, em.mul(em.sub(c, lane), plane)), lane)
+                for j in range(size):
+                    dst = em.add(base, em.mul(em.add(em.add(pix0, ow0), j), yb))
+                    acc = b.load(accs[j][v], typ=VT)
+                    if tile_post is not None:
+                        acc = tile_post(acc, c, dst, channel_lanes=True)
+                    b.store(acc, em.gep(y, dst, F32), align=4)
+            return
         # lanes go to RV different output rows: transpose V pixels x V channels in
         # registers, then one vector store of up to V pixels per channel row
         for v in range(NV):

@@ -30,9 +30,10 @@ from .window import splat
 VECTOR_STEPS = ("add", "relu", "prelu", "scale", "shift")
 
 
-def apply_step(em, step, v, extra, chan, pos):
+def apply_step(em, step, v, extra, chan, pos, channel_lanes=False):
     """One pointwise epilogue step on value ``v`` at channel ``chan`` and output index ``pos``
-    (for a VECTOR_STEPS step ``v`` may be a vector of outputs pos.. of channel ``chan``)."""
+    (for a VECTOR_STEPS step ``v`` may be a vector of outputs pos.. of channel ``chan``, or
+    with ``channel_lanes`` of channels chan.. stored at pos.., as in blocked storage)."""
     kind, b = step[0], em.b
     vector = isinstance(v.type, ir.VectorType)
 
@@ -40,6 +41,8 @@ def apply_step(em, step, v, extra, chan, pos):
         return b.load(em.gep(extra, pos, F32), typ=v.type, align=4) if vector else em.load(extra, pos, F32)
 
     def of_channel():
+        if channel_lanes:
+            return b.load(em.gep(extra, chan, F32), typ=v.type, align=4)
         s = em.load(extra, chan, F32)
         return splat(b, s, v.type.count) if vector else s
 
@@ -111,9 +114,9 @@ def lower_fused_conv(k, node):
                     v = apply_step(em, step, v, extra, em.add(oc0, r), p)
                 em.store(v, y, p, F32)
 
-    def tile_post(v, chan, pos):
+    def tile_post(v, chan, pos, channel_lanes=False):
         for step, extra in point:
-            v = apply_step(em, step, v, extra, chan, pos)
+            v = apply_step(em, step, v, extra, chan, pos, channel_lanes)
         return v
 
     residuals = [extra for step, extra in point if step[0] == "add"]
