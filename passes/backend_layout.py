@@ -20,6 +20,12 @@ A value is stored NHWC when its producer and every reader agree:
   or the residual of a conv whose own output is stored NHWC;
 * it is not a graph output.
 
+A conv like that whose epilogue ends in the mean of each channel's map (a global average
+pool, or an average pool with one window) may also read its residual
+NHWC: its output, one value per channel, is the same in both layouts, and the llvm kernel
+then sums the map in registers instead of writing the conv result and pooling it (ResNet-50's
+last layer).
+
 The rules are applied until nothing changes (a residual chain is stored NHWC whole or not
 at all). Nodes then carry ``x_block``/``y_block`` = the channel count (cnncc/ops/fused.py);
 backends that ignore them compute the same outputs.
@@ -27,9 +33,10 @@ backends that ignore them compute the same outputs.
 
 from __future__ import annotations
 
-from cnncc.ir import Graph, Node
+from cnncc.ir import Attrs, Graph, Node
 from cnncc.ops import get_op
-from cnncc.ops.fused import split_extras
+from cnncc.ops import infer_types
+from cnncc.ops.fused import is_map_mean, split_extras
 from cnncc.ops.nn import CONV_ATTRS
 from cnncc.passes.manager import note, register_pass
 
@@ -52,9 +59,17 @@ def _epilogue(node: Node) -> tuple:
     return tuple(node.attrs.epilogue)
 
 
-def _can_write_blocked(node: Node) -> bool:
-    return (_pointwise(node) and node.outputs[0].shape[1] % LANES == 0
-            and all(step[0] in BLOCKED_STEPS for step in _epilogue(node)))
+def _can_write_blocked(node: Node, mean: bool = False) -> bool:
+    """``mean``: with a last global average pool step (whose output ignores the layout)."""
+    if not _pointwise(node):
+        return False
+    steps = _epilogue(node)
+    if mean:
+        conv = infer_types("Conv", [v.type for v in node.inputs[:2]], Attrs({k: node.attrs[k] for k in CONV_ATTRS}))[0]
+        if not steps or not is_map_mean(steps[-1], conv.shape):
+            return False
+        steps = steps[:-1]
+    return node.inputs[1].shape[0] % LANES == 0 and all(step[0] in BLOCKED_STEPS for step in steps)
 
 
 def _residual(node: Node):
@@ -67,21 +82,26 @@ def _residual(node: Node):
     return None
 
 
-def choose_blocked(graph: Graph) -> set[int]:
-    """ids of the values to store NHWC."""
+def choose_blocked(graph: Graph) -> tuple[set[int], set[int]]:
+    """(ids of the values to store NHWC, ids of the pooling convs that read an NHWC residual)."""
     outputs = {id(v) for v in graph.outputs}
     blocked = {id(n.outputs[0]): n for n in graph.nodes if _can_write_blocked(n) and id(n.outputs[0]) not in outputs}
+    means = {id(n): n for n in graph.nodes if _can_write_blocked(n, mean=True) and _residual(n) is not None}
     users = graph.consumers()
     changed = True
     while changed:
         changed = False
+        for nid, node in list(means.items()):
+            if id(_residual(node)) not in blocked:
+                del means[nid]
+                changed = True
         for vid in list(blocked):
             producer = blocked[vid]
             value = producer.outputs[0]
             for reader in users.get(vid, []):
                 residual = _residual(reader)
                 ok = ((reader.inputs[0] is not value or _pointwise(reader))
-                      and (residual is not value or id(reader.outputs[0]) in blocked)
+                      and (residual is not value or id(reader.outputs[0]) in blocked or id(reader) in means)
                       and all(v is not value or v is residual for v in reader.inputs[1:]))
                 if not ok:
                     del blocked[vid]
@@ -92,7 +112,7 @@ def choose_blocked(graph: Graph) -> set[int]:
             if vid in blocked and r is not None and id(r) not in blocked:
                 del blocked[vid]
                 changed = True
-    return set(blocked)
+    return set(blocked), set(means)
 
 
 def _as_fused(node: Node) -> Node:
@@ -106,16 +126,17 @@ def _as_fused(node: Node) -> Node:
 @register_pass("backend-layout")
 def backend_layout(graph: Graph) -> Graph:
     graph = graph.copy()
-    blocked = choose_blocked(graph)
+    blocked, means = choose_blocked(graph)
     if not blocked:
         return graph
     nodes = []
     for node in graph.nodes:
-        x_in, y_out = id(node.inputs[0]) in blocked if node.inputs else False, id(node.outputs[0]) in blocked
+        x_in = id(node.inputs[0]) in blocked if node.inputs else False
+        y_out = id(node.outputs[0]) in blocked or id(node) in means
         if x_in or y_out:
             node = _as_fused(node)
             node.attrs = node.attrs.replace(x_block=node.inputs[0].shape[1] if x_in else 0,
-                                            y_block=node.outputs[0].shape[1] if y_out else 0)
+                                            y_block=node.inputs[1].shape[0] if y_out else 0)
         nodes.append(node)
     graph.nodes[:] = nodes
     note(f"values stored NHWC between 1x1 convs: {len(blocked)}")

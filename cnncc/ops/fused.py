@@ -246,6 +246,15 @@ def fused_gemm(a, A, B, *extras):
     return y
 
 
+def is_map_mean(step: tuple, conv_shape: Sequence[int]) -> bool:
+    """Is pooling step ``step`` on a conv result of ``conv_shape`` the mean of each channel's
+    whole map (a global average pool, or an average pool whose one window is the map)?"""
+    if step[0] == "global_avg_pool":
+        return True
+    return (step[0] == "avg_pool" and tuple(step[1]) == tuple(conv_shape[2:]) and not any(step[3])
+            and step[4] == 0)
+
+
 def describe_epilogue(epilogue: Sequence[tuple]) -> str:
     """Short human text, e.g. ``bias+add+relu+max_pool(3x3/2)``, for dumps and pictures."""
     parts = []

@@ -62,6 +62,20 @@ def test_nothing_blocked_where_a_reader_or_writer_cannot(case):
     assert [blk for blk in _blocks(out) if blk[1] or blk[2]] == []
 
 
+def test_a_last_conv_with_a_global_mean_reads_its_residual_nhwc():
+    b = Builder()
+    x = b.input(1, 32, 5, 6)
+    p = b.op("Relu", b.conv(x, 64, k=1))
+    q = _bottleneck(b, p, 16, 64, p)
+    graph = b.graph(b.op("GlobalAveragePool", q))
+    out, _ = _layout(graph)
+    assert _blocks(out)[0] == ((64, 32), 0, 64) and _blocks(out)[-1] == ((64, 16), 0, 64)
+    feeds = random_feeds(graph)
+    got = llvm.build(out).run(feeds)
+    for name, ref in interpret(graph, feeds).items():
+        np.testing.assert_allclose(got[name], ref, rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_llvm_runs_the_blocked_graph(threads):
     graph = _residual_net()

@@ -88,7 +88,7 @@ def lower_conv(k, node):
     emit_conv(k, node, k.out(), k.out_shape(), k.inp(2) if len(node.inputs) > 2 else None)
 
 
-def emit_conv(k, node, y, o_shape, bias=None, post=None, post_reads=(), tile_post=None):
+def emit_conv(k, node, y, o_shape, bias=None, post=None, post_reads=(), tile_post=None, mean_into=None):
     """Conv of inputs 0 (x) and 1 (w) of ``node`` into ``y`` (shape ``o_shape``), rows
     initialized with ``bias`` (a per-channel pointer) or 0. ``post(row0, plane, oc0, R, OW)``
     runs after a work item's R rows (row r at y[row0 + r*plane ...]) are accumulated
@@ -97,7 +97,9 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None, post_reads=(), tile_pos
     ``tile_post(v, channel, index)``: the same epilogue on a vector of consecutive outputs of
     one channel, which the channel-vector kernel applies in registers before its row stores
     (then ``post`` is not run there). Returns whether it did: each output element then is
-    stored once, after its ``post_reads`` elements were read."""
+    stored once, after its ``post_reads`` elements were read. ``mean_into`` (blocked output
+    only): Y is not stored; each channel's mean over the map goes to ``mean_into[n, c]``
+    (a global average pool step, summed in registers)."""
     a = node.attrs
     em = k.em
     xb, yb = a.get("x_block", 0), a.get("y_block", 0)  # blocked storage (passes/backend_layout.py)
@@ -121,7 +123,8 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None, post_reads=(), tile_pos
         H, W, sh, sw = OH, OW, 1, 1
     if len(o_shape) <= 4 and KH == KW == 1 and sh == sw == 1 and unpadded:
         # pointwise: the map flattened and cut into rows of S pixels
-        S = pointwise_row(H * W, int(k.params["conv_pointwise_row"]))
+        # (a mean over the map: the whole map in one row, so one work item sums it)
+        S = H * W if mean_into is not None else pointwise_row(H * W, int(k.params["conv_pointwise_row"]))
         H, W, OH, OW = H * W // S, S, H * W // S, S
     if blocked and not (len(o_shape) == 4 and KH == KW == 1 and sh == sw == 1 and unpadded and G == 1
                         and k.const_input(1) is not None):
@@ -148,7 +151,8 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None, post_reads=(), tile_pos
     V, NV, Mp = channel_tiles(Mg, k.target.vector_lanes, int(k.params["conv_oc_vectors"]),
                               int(k.params["conv_vector_lanes"]))
     vec = wdata is not None and V > 0 and (k.params["conv_schedule"] != "rows" or blocked)
-    if blocked and not (vec and Mp == Mg and (not yb or (yb % V == 0 and (post is None or tile_post is not None)))):
+    if blocked and not (vec and Mp == Mg and (not yb or (yb % V == 0 and (post is None or tile_post is not None)))
+                        and (mean_into is None or yb)):
         raise ValueError(f"blocked storage: {Mg} output channels in vectors of {V}, epilogue in registers "
                          f"{tile_post is not None}: the layout pass should not have chosen it")
     if not vec:
@@ -185,8 +189,9 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None, post_reads=(), tile_pos
         if vec:
             stream = (em.add(em.mul(od, OH), oh), OD * OH, G * OB) if k.params["conv_prefetch"] else None
             blocked_out = (yb, em.mul(em.mul(n, M), plane), em.mul(em.add(em.mul(od, OH), oh), OW)) if yb else None
+            mean = (mean_into, em.mul(n, M), 1.0 / (OD * OH * OW)) if mean_into is not None else None
             _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, NV, OB, count, Mp > Mg,
-                         stream, post_reads, tile_post, blocked_out)
+                         stream, post_reads, tile_post, blocked_out, mean)
         else:
             rows = [em.add(row0, r * plane) for r in range(R)]
             _scalar_rows(k, geo, x, y, wp, w_off, bias, rows, oc0, n, g, ob, od, oh, R)
@@ -526,7 +531,7 @@ def _scalar_rows(k, geo, x, y, wp, w_off, bias, rows, oc0, n, g, ob, od, oh, R):
 
 
 def _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, NV, OB, count, padded,
-                 stream=None, post_reads=(), tile_post=None, blocked_out=None):
+                 stream=None, post_reads=(), tile_post=None, blocked_out=None, mean=None):
     """NV*V output rows with the channels in the vector lanes: the row is cut into tiles of
     T pixels, each tile keeps T x NV <V x float> accumulators; per tap NV weight vector loads
     and T input broadcasts feed T*NV FMAs. Tiles are unrolled, so which taps fall into the
@@ -541,7 +546,9 @@ def _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, 
     ``tile_post`` applies to each transposed channel row before it is stored.
 
     ``blocked_out`` (yb, image base, row's first pixel): Y (and ``post_reads``) is stored
-    NCHW[yb]c, and each accumulator, V channels of one pixel, is stored as it is."""
+    NCHW[yb]c, and each accumulator, V channels of one pixel, is stored as it is; with
+    ``mean`` (pointer, image base, 1/pixels), for a row that is the whole map, the
+    accumulators are summed instead and each channel's mean stored at pointer[base + c]."""
     em = k.em
     b = em.b
     Cg, KH, KW, W, OW, sw, dw, pw = geo.Cg, geo.KD * geo.KH, geo.KW, geo.W, geo.OW, geo.sw, geo.dw, geo.pw
@@ -560,6 +567,9 @@ def _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, 
     else:
         inits = [ir.Constant(VT, [0.0] * V)] * NV
     wbase = em.mul(em.add(em.mul(g, OB), ob), Cg * KH * KW * RV)
+    sums = [em.local(VT, name="sum") for _ in range(NV)] if mean is not None else []
+    for acc_sum in sums:
+        b.store(ir.Constant(VT, [0.0] * V), acc_sum)
 
     def tile(ow0, size, checked):
         """Output pixels ow0 .. ow0+size-1; ``checked``: ow0 is a compile-time int and taps
@@ -603,7 +613,10 @@ def _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, 
                     acc = b.load(accs[j][v], typ=VT)
                     if tile_post is not None:
                         acc = tile_post(acc, c, dst, channel_lanes=True)
-                    b.store(acc, em.gep(y, dst, F32), align=4)
+                    if sums:
+                        b.store(b.fadd(b.load(sums[v], typ=VT), acc, flags=FAST), sums[v])
+                    else:
+                        b.store(acc, em.gep(y, dst, F32), align=4)
             return
         # lanes go to RV different output rows: transpose V pixels x V channels in
         # registers, then one vector store of up to V pixels per channel row
@@ -657,15 +670,20 @@ def _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, 
 
     if OW <= int(k.params["conv_unroll_ow"]):
         static_tiles(0, OW)
-        return
-    # interior: every tap of every kernel column inside the row
-    lo = min(OW, _ceil_div(pw, sw))
-    hi = max(lo, min(OW, _floor_div(W - 1 - (KW - 1) * dw + pw, sw) + 1))
-    n_full = (hi - lo) // T
-    static_tiles(0, lo)
-    with em.loop(0, n_full, name="tile") as i:
-        tile(em.add(lo, em.mul(i, T)), T, False)
-    static_tiles(lo + n_full * T, OW)
+    else:
+        # interior: every tap of every kernel column inside the row
+        lo = min(OW, _ceil_div(pw, sw))
+        hi = max(lo, min(OW, _floor_div(W - 1 - (KW - 1) * dw + pw, sw) + 1))
+        n_full = (hi - lo) // T
+        static_tiles(0, lo)
+        with em.loop(0, n_full, name="tile") as i:
+            tile(em.add(lo, em.mul(i, T)), T, False)
+        static_tiles(lo + n_full * T, OW)
+    if mean is not None:
+        out, image, scale = mean
+        for v in range(NV):
+            total = b.fmul(b.load(sums[v], typ=VT), ir.Constant(VT, [scale] * V), flags=FAST)
+            b.store(total, em.gep(out, em.add(image, em.add(oc0, v * V)), F32), align=4)
 
 
 def _transpose(rows: list, V: int, b) -> list:

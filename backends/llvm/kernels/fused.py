@@ -14,7 +14,7 @@ from llvmlite import ir
 
 from cnncc.ir import Attrs
 from cnncc.ops import infer_types
-from cnncc.ops.fused import POOL_STEPS, STEP_EXTRAS, UNARY_STEPS
+from cnncc.ops.fused import POOL_STEPS, STEP_EXTRAS, UNARY_STEPS, is_map_mean
 
 from ..emit import F32, FAST
 from ..lowering import register
@@ -97,7 +97,9 @@ def lower_fused_conv(k, node):
     bias, point, pool, residual_inputs = _split(k, node)
     conv_attrs = Attrs({key: node.attrs[key] for key in CONV_KEYS})
     conv_type = infer_types("Conv", [v.type for v in node.inputs[:2]], conv_attrs)[0]
-    y = k.scratch(conv_type.nbytes) if pool else k.out()
+    # a global average pool over blocked storage is summed in registers (no Y at all)
+    mean_in_registers = pool is not None and is_map_mean(pool, conv_type.shape) and node.attrs.get("y_block", 0)
+    y = k.scratch(conv_type.nbytes) if pool and not mean_in_registers else k.out()
     # with a pooling step, the conv rows a thread writes (channel blocks outermost) are mostly
     # the rows it pools (channel planes outermost) when both phases split statically: the
     # conv result does not cross cores between the phases (a 7x7/2 stem + max pool ran slower
@@ -122,7 +124,9 @@ def lower_fused_conv(k, node):
     residuals = [extra for step, extra in point if step[0] == "add"]
     vector_ok = point and all(step[0] in VECTOR_STEPS for step, _ in point)
     in_registers = emit_conv(k, node, y, conv_type.shape, bias, post if point else None, residuals,
-                             tile_post if vector_ok else None)
+                             tile_post if vector_ok else None, k.out() if mean_in_registers else None)
+    if mean_in_registers:
+        return
     if pool is None:
         if in_registers and len(residual_inputs) == 1:
             k.output_may_overwrite(residual_inputs[0])

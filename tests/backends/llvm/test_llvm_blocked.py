@@ -60,3 +60,19 @@ def test_blocked_storage_on_a_conv_it_does_not_fit_is_a_backend_error():
     g, _ = op_graph("FusedConv", [rand(1, 16, 6, 6), const(rand(16, 16, 3, 3, seed=1))], attrs)
     with pytest.raises(BackendError, match="blocked storage .* needs a 1x1"):
         llvm.build(g)
+
+
+@pytest.mark.parametrize("cpu", [None, "x86-64-v3"])
+@pytest.mark.parametrize("pool", [("global_avg_pool",), ("avg_pool", (5, 7), (1, 1), (0, 0, 0, 0), 0, 0)])
+def test_blocked_conv_with_a_map_mean_sums_in_registers(cpu, pool):
+    """y_block with a last mean over the map: the NHWC residual is added per pixel and each
+    channel's mean written, one value per channel (the same in either layout)."""
+    n, c, m, hw = 2, 32, 48, (5, 7)
+    attrs = dict(kernel_shape=(1, 1), strides=(1, 1), pads=(0,) * 4, dilations=(1, 1), x_block=c, y_block=m,
+                 epilogue=(("bias",), ("add",), ("relu",), pool))
+    g, feeds = op_graph("FusedConv", [rand(n, c, *hw), const(rand(m, c, 1, 1, seed=1)), const(rand(m, seed=2)),
+                                      rand(n, m, *hw, seed=3)], attrs)
+    want = interpret(g, feeds)["out0"]
+    stored = {"in0": to_blocked(feeds["in0"], c), "in3": to_blocked(feeds["in3"], m)}
+    got = llvm.build(g, cpu=cpu).run(stored)["out0"]
+    np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
