@@ -21,10 +21,11 @@ A value is stored NHWC when its producer and every reader agree:
 * it is not a graph output.
 
 A conv like that whose epilogue ends in the mean of each channel's map (a global average
-pool, or an average pool with one window) may also read its residual
-NHWC: its output, one value per channel, is the same in both layouts, and the llvm kernel
-then sums the map in registers instead of writing the conv result and pooling it (ResNet-50's
-last layer).
+pool, or an average pool with one window) is marked too (``y_block``), and may read its
+residual NHWC: its output, one value per channel, is the same in both layouts, and the llvm
+kernel then sums the map in registers instead of writing the conv result and pooling it
+(ResNet-50's last layer; SqueezeNet's 512->1000 classifier, whose 1000 channels end in a part
+vector, allowed where only a bias and relu come before the mean).
 
 The rules are applied until nothing changes (a residual chain is stored NHWC whole or not
 at all). Nodes then carry ``x_block``/``y_block`` = the channel count (cnncc/ops/fused.py);
@@ -69,6 +70,8 @@ def _can_write_blocked(node: Node, mean: bool = False) -> bool:
         if not steps or not is_map_mean(steps[-1], conv.shape):
             return False
         steps = steps[:-1]
+        if node.inputs[1].shape[0] % LANES:  # padded channel vectors: nothing per channel but the bias
+            return _residual(node) is None and all(step[0] in ("bias", "relu") for step in steps)
     return node.inputs[1].shape[0] % LANES == 0 and all(step[0] in BLOCKED_STEPS for step in steps)
 
 
@@ -86,13 +89,13 @@ def choose_blocked(graph: Graph) -> tuple[set[int], set[int]]:
     """(ids of the values to store NHWC, ids of the pooling convs that read an NHWC residual)."""
     outputs = {id(v) for v in graph.outputs}
     blocked = {id(n.outputs[0]): n for n in graph.nodes if _can_write_blocked(n) and id(n.outputs[0]) not in outputs}
-    means = {id(n): n for n in graph.nodes if _can_write_blocked(n, mean=True) and _residual(n) is not None}
+    means = {id(n): n for n in graph.nodes if _can_write_blocked(n, mean=True)}
     users = graph.consumers()
     changed = True
     while changed:
         changed = False
         for nid, node in list(means.items()):
-            if id(_residual(node)) not in blocked:
+            if _residual(node) is not None and id(_residual(node)) not in blocked:
                 del means[nid]
                 changed = True
         for vid in list(blocked):
@@ -127,7 +130,7 @@ def _as_fused(node: Node) -> Node:
 def backend_layout(graph: Graph) -> Graph:
     graph = graph.copy()
     blocked, means = choose_blocked(graph)
-    if not blocked:
+    if not blocked and not means:
         return graph
     nodes = []
     for node in graph.nodes:
@@ -139,5 +142,5 @@ def backend_layout(graph: Graph) -> Graph:
                                             y_block=node.inputs[1].shape[0] if y_out else 0)
         nodes.append(node)
     graph.nodes[:] = nodes
-    note(f"values stored NHWC between 1x1 convs: {len(blocked)}")
+    note(f"values stored NHWC between 1x1 convs: {len(blocked)}, map means in registers: {len(means)}")
     return graph

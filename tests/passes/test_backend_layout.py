@@ -48,7 +48,7 @@ def test_residual_chain_between_1x1_convs_is_stored_nhwc():
         ((64, 16), 0, 64),    # q = conv + p: residual and output NHWC
         ((32, 64), 64, 0),    # strided 1x1 reading q; a graph output
     ]
-    assert record.notes == ["values stored NHWC between 1x1 convs: 2"]
+    assert record.notes == ["values stored NHWC between 1x1 convs: 2, map means in registers: 0"]
 
 
 @pytest.mark.parametrize("case", ["q is a graph output", "p read by a 3x3", "24 channels"])
@@ -70,6 +70,21 @@ def test_a_last_conv_with_a_global_mean_reads_its_residual_nhwc():
     graph = b.graph(b.op("GlobalAveragePool", q))
     out, _ = _layout(graph)
     assert _blocks(out)[0] == ((64, 32), 0, 64) and _blocks(out)[-1] == ((64, 16), 0, 64)
+    feeds = random_feeds(graph)
+    got = llvm.build(out).run(feeds)
+    for name, ref in interpret(graph, feeds).items():
+        np.testing.assert_allclose(got[name], ref, rtol=1e-4, atol=1e-4)
+
+
+def test_a_classifier_conv_with_a_global_mean_is_marked_without_whole_vectors():
+    """SqueezeNet's last conv: 1000 channels (not whole vectors), bias + relu, global mean."""
+    b = Builder()
+    x = b.input(1, 32, 5, 6)
+    y = b.op("GlobalAveragePool", b.op("Relu", b.conv(x, 100, k=1)))
+    graph = b.graph(b.op("Flatten", y))
+    out, record = _layout(graph)
+    assert _blocks(out) == [((100, 32), 0, 100)]
+    assert record.notes == ["values stored NHWC between 1x1 convs: 0, map means in registers: 1"]
     feeds = random_feeds(graph)
     got = llvm.build(out).run(feeds)
     for name, ref in interpret(graph, feeds).items():

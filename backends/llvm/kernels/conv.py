@@ -136,12 +136,12 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None, post_reads=(), tile_pos
         k.algorithm = "depthwise planes"
         _depthwise_planes(k, node, y, bias, post, N, G, H, W, OH, OW, KH, KW, dh, dw, ph, pw)
         return False
-    if (len(o_shape) == 4 and Cg == 1 and Mg == 1 and k.params["conv_schedule"] != "rows"
+    if (not blocked and len(o_shape) == 4 and Cg == 1 and Mg == 1 and k.params["conv_schedule"] != "rows"
             and max_stride(sw) and k.params["conv_window_rows"]):
         k.algorithm = "depthwise rows"
         _depthwise_rows(k, y, bias, post, N, G, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw)
         return False
-    if _pixels_chosen(k, node, o_shape, Cg, KH, KW, OW, sw, D):
+    if not blocked and _pixels_chosen(k, node, o_shape, Cg, KH, KW, OW, sw, D):
         k.algorithm = "pixel vectors"
         _pixel_rows(k, node, x, y, bias, post, N, G, Cg, Mg, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw)
         return False
@@ -151,8 +151,10 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None, post_reads=(), tile_pos
     V, NV, Mp = channel_tiles(Mg, k.target.vector_lanes, int(k.params["conv_oc_vectors"]),
                               int(k.params["conv_vector_lanes"]))
     vec = wdata is not None and V > 0 and (k.params["conv_schedule"] != "rows" or blocked)
-    if blocked and not (vec and Mp == Mg and (not yb or (yb % V == 0 and (post is None or tile_post is not None)))
-                        and (mean_into is None or yb)):
+    # padded channel tiles only where nothing is stored per pixel: a mean without a residual
+    whole_tiles = Mp == Mg and (not yb or yb % V == 0)
+    if blocked and not (vec and (post is None or tile_post is not None) and (mean_into is None or yb)
+                        and (whole_tiles or (mean_into is not None and not post_reads))):
         raise ValueError(f"blocked storage: {Mg} output channels in vectors of {V}, epilogue in registers "
                          f"{tile_post is not None}: the layout pass should not have chosen it")
     if not vec:
@@ -564,6 +566,15 @@ def _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, 
     # stored row (no vector reads past its end)
     if bias is not None and not padded:
         inits = [b.load(em.gep(bias, em.add(oc0, v * V), F32), typ=VT, align=4) for v in range(NV)]
+    elif bias is not None and blocked_out is not None:  # lanes past ``count`` start at 0
+        inits = []
+        for v in range(NV):
+            init = ir.Constant(VT, [0.0] * V)
+            for i in range(V):
+                lane_ok = b.icmp_signed("<", em.i64(v * V + i), em.i64(count))
+                value = em.load(bias, em.add(oc0, em.smin(v * V + i, em.sub(count, 1))), F32)
+                init = b.insert_element(init, b.select(lane_ok, value, em.fconst(0.0)), ir.Constant(ir.IntType(32), i))
+            inits.append(init)
     else:
         inits = [ir.Constant(VT, [0.0] * V)] * NV
     wbase = em.mul(em.add(em.mul(g, OB), ob), Cg * KH * KW * RV)
@@ -683,7 +694,13 @@ def _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, 
         out, image, scale = mean
         for v in range(NV):
             total = b.fmul(b.load(sums[v], typ=VT), ir.Constant(VT, [scale] * V), flags=FAST)
-            b.store(total, em.gep(out, em.add(image, em.add(oc0, v * V)), F32), align=4)
+            if not padded:
+                b.store(total, em.gep(out, em.add(image, em.add(oc0, v * V)), F32), align=4)
+                continue
+            for i in range(V):  # the channels that exist
+                with em.if_(b.icmp_signed("<", em.i64(v * V + i), em.i64(count))):
+                    em.store(b.extract_element(total, ir.Constant(ir.IntType(32), i)), out,
+                             em.add(image, em.add(oc0, v * V + i)), F32)
 
 
 def _transpose(rows: list, V: int, b) -> list:

@@ -76,3 +76,15 @@ def test_blocked_conv_with_a_map_mean_sums_in_registers(cpu, pool):
     stored = {"in0": to_blocked(feeds["in0"], c), "in3": to_blocked(feeds["in3"], m)}
     got = llvm.build(g, cpu=cpu).run(stored)["out0"]
     np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("cpu", [None, "x86-64-v3"])
+@pytest.mark.parametrize("m", [40, 100])
+def test_map_mean_over_channels_that_end_in_a_part_vector(cpu, m):
+    """SqueezeNet's classifier shape: output channels padded to whole vectors, the bias
+    read only for the channels that exist, and only those means stored."""
+    attrs = dict(kernel_shape=(1, 1), strides=(1, 1), pads=(0,) * 4, dilations=(1, 1), y_block=m,
+                 epilogue=(("bias",), ("relu",), ("global_avg_pool",)))
+    g, feeds = op_graph("FusedConv", [rand(2, 24, 6, 5), const(rand(m, 24, 1, 1, seed=1)), const(rand(m, seed=2))], attrs)
+    exe = llvm.build(g, cpu=cpu)
+    np.testing.assert_allclose(exe.run(feeds)["out0"], interpret(g, feeds)["out0"], rtol=RTOL, atol=ATOL)
