@@ -151,10 +151,14 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None, post_reads=(), tile_pos
     V, NV, Mp = channel_tiles(Mg, k.target.vector_lanes, int(k.params["conv_oc_vectors"]),
                               int(k.params["conv_vector_lanes"]))
     vec = wdata is not None and V > 0 and (k.params["conv_schedule"] != "rows" or blocked)
-    # padded channel tiles only where nothing is stored per pixel: a mean without a residual
-    whole_tiles = Mp == Mg and (not yb or yb % V == 0)
-    if blocked and not (vec and (post is None or tile_post is not None) and (mean_into is None or yb)
-                        and (whole_tiles or (mean_into is not None and not post_reads))):
+    # a blocked output needs the epilogue in registers, and whole channel tiles unless nothing
+    # is stored per pixel (a mean without a residual); a blocked input only the vector kernel
+    whole_tiles = Mp == Mg and V > 0 and yb % V == 0
+    if yb:
+        fits = vec and (post is None or tile_post is not None) and (whole_tiles or (mean_into is not None and not post_reads))
+    else:
+        fits = vec and mean_into is None
+    if blocked and not fits:
         raise ValueError(f"blocked storage: {Mg} output channels in vectors of {V}, epilogue in registers "
                          f"{tile_post is not None}: the layout pass should not have chosen it")
     if not vec:

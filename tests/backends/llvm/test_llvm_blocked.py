@@ -30,6 +30,7 @@ def from_blocked(a: np.ndarray, b: int) -> np.ndarray:
     (2, 48, 32, (5, 8), 1, 16, 0, (("bias",), ("relu",))),                # 16c in, NCHW out, batch 2
     (1, 32, 32, (9, 10), 2, 32, 32, (("bias",), ("scale",), ("shift",))),  # strided: blocked subsample
     (2, 64, 32, (8, 6), 2, 16, 0, ()),
+    (1, 32, 20, (6, 7), 1, 32, 0, (("bias",), ("hard_swish",))),  # NHWC in; padded tiles, row epilogue out
 ])
 def test_blocked_pointwise_conv(cpu, n, c, m, hw, stride, xb, yb, epilogue):
     attrs = dict(kernel_shape=(1, 1), strides=(stride, stride), pads=(0,) * 4, dilations=(1, 1),
