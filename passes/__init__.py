@@ -15,4 +15,5 @@ from cnncc.passes import (  # noqa: F401  (each module registers its pass)
     fold_pad,
     fuse_conv,
     fuse_gemm,
+    fuse_projection,
 )

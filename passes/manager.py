@@ -35,12 +35,13 @@ CLEANUP = [
 FUSION = ["fuse-conv", "fuse-gemm", "dce"]
 
 # The pipelines, level by level; each level runs everything the one below it runs.
-# -O3 is -O2 plus the hook where backend-specific layout choices will go (a no-op today).
+# -O3 is -O2 plus the rewrites made for the llvm kernels: projection shortcuts joined to the
+# conv they are added to, and NHWC storage between 1x1 convs.
 PIPELINES: dict[int, list[str]] = {
     0: [],
     1: CLEANUP,
     2: CLEANUP + FUSION,
-    3: CLEANUP + FUSION + ["backend-layout"],
+    3: CLEANUP + FUSION + ["fuse-projection", "backend-layout"],
 }
 
 

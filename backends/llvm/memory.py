@@ -8,8 +8,9 @@
   gives each colour a slot as large as its largest member;
 * view ops (Reshape, Flatten, Squeeze, Unsqueeze, Identity) produce no code: their output
   is the input's storage, whose lifetime grows to cover the view's readers;
-* a Concat whose inputs are read by nothing else (and whose slices are contiguous) produces
-  no code either: each producer writes straight into its slice of the output;
+* a Concat whose slices are contiguous produces no code either: each producer writes straight
+  into its slice of the output, and other readers of an input read it there (a value is
+  placed in one concat at most);
 * a kernel that reads each element of one input just before it writes the same element of
   its output (a conv whose residual add is applied in registers) may be given that input's
   storage for its output, where it is the input's last reader: the residual's bytes are
@@ -85,9 +86,8 @@ def _storage_aliases(graph: Graph, view_ops: frozenset[str]):
             alias[id(n.outputs[0])] = (n.inputs[0], 0)
             views.add(id(n))
     inplace = 0
-    uses = graph.consumers()
     for n in reversed(nodes):  # consumers first, so nested concats compose
-        if n.op == "Concat" and _concat_in_place(n, uses, alias, owned_output, input_pos):
+        if n.op == "Concat" and _concat_in_place(n, alias, owned_output, input_pos):
             out = n.outputs[0]
             axis = n.attrs.axis % len(out.shape)
             row = int(np.prod(out.shape[axis + 1:], dtype=np.int64)) * np.dtype(out.dtype).itemsize
@@ -226,17 +226,17 @@ def _outputs_over_inputs(graph: Graph, output_over_input: Mapping[int, int], ali
     return placed
 
 
-def _concat_in_place(n: Node, uses, alias, owned_output, input_pos) -> bool:
+def _concat_in_place(n: Node, alias, owned_output, input_pos) -> bool:
     """Can every input of Concat ``n`` be computed straight into its slice of the output?
     Slices must be contiguous (nothing but 1s before the axis), and every input must be a
-    node output read only by this Concat, owning its bytes."""
+    node output owning its bytes, not yet placed in another concat."""
     out = n.outputs[0]
     axis = n.attrs.axis % len(out.shape)
     if any(d != 1 for d in out.shape[:axis]) or len({id(v) for v in n.inputs}) != len(n.inputs):
         return False
     for v in n.inputs:
         if (v.is_constant or v.producer is None or id(v) in input_pos or id(v) in owned_output
-                or id(v) in alias or len(uses.get(id(v), [])) != 1):
+                or id(v) in alias):
             return False
     return True
 

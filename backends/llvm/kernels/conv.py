@@ -186,7 +186,10 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None, post_reads=(), tile_pos
             return em.lin([(oc, Cg * KH * KW), (ic, KH * KW), (kh, KW)], kw)
 
     with k.parallel_loop(N * G * OB * OD * OH, Cg * KH * KW * OW * R) as t:
-        n, g, ob, od, oh = em.unravel(t, [N, G, OB, OD, OH])
+        if xb:  # an NHWC row holds every input channel: its channel blocks one after another
+            n, g, od, oh, ob = em.unravel(t, [N, G, OD, OH, OB])  # (ResNet-50 256->64 at 56x56 8% faster)
+        else:
+            n, g, ob, od, oh = em.unravel(t, [N, G, OB, OD, OH])
         oc0 = em.add(em.mul(g, Mg), em.mul(ob, R))
         plane = OD * OH * OW
         row0 = em.add(em.mul(em.add(em.mul(n, M), oc0), plane), em.mul(em.add(em.mul(od, OH), oh), OW))

@@ -15,21 +15,25 @@ def _marked(graph) -> int:
     return sum(1 for n in graph.nodes if n.op == "FusedConv" and (n.attrs.x_block or n.attrs.y_block))
 
 
-def _o3_against_o2(graph, marked: int):
+def _o3_against_o2(graph, marked: int, concats_in_place: int | None = None):
     rng = np.random.default_rng(0)
     feeds = {v.name: rng.standard_normal(v.shape).astype(np.float32) for v in graph.inputs}
     o2, o3 = optimize(graph, 2), optimize(graph, 3)
     assert _marked(o2) == 0 and _marked(o3) == marked
     want = llvm.build(o2).run(feeds)
     for threads in (1, 2):
-        got = llvm.build(o3, num_threads=threads).run(feeds)
+        exe = llvm.build(o3, num_threads=threads)
+        if concats_in_place is not None:
+            assert exe.plan.inplace_concats == concats_in_place
+        got = exe.run(feeds)
         for name, ref in want.items():
             np.testing.assert_allclose(got[name], ref, rtol=1e-4, atol=1e-5 * float(np.abs(ref).max()))
 
 
 def test_resnet50():
     proto, shapes = zoo.get_model("resnet50")
-    _o3_against_o2(import_onnx(proto, shapes or None), marked=35)
+    # the first block's projection joined to its residual conv: one concat, placed in place
+    _o3_against_o2(import_onnx(proto, shapes or None), marked=34, concats_in_place=1)
 
 
 def test_squeezenet_classifier():
