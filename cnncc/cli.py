@@ -37,7 +37,7 @@ InputShapeOpt = Annotated[
     Optional[list[str]],
     typer.Option("--input-shape", help="Shape for a dynamic input, as NAME=1,3,224,224 (repeatable).", show_default=False),
 ]
-OptLevelOpt = Annotated[int, typer.Option("--opt-level", "-O", help="Optimization level: 0 none, 1 clean-ups and folding, 2 +fusion, 3 +layout.", min=0, max=3)]
+OptLevelOpt = Annotated[int, typer.Option("--opt-level", "-O", help="Optimization level: 0 none, 1 clean-ups and folding, 2 +fusion (default), 3 +projection shortcuts joined and NHWC storage between 1x1 convs (for llvm).", min=0, max=3)]
 DisablePassOpt = Annotated[Optional[list[str]], typer.Option("--disable-pass", help="Skip this pass (repeatable).", show_default=False)]
 PrintAfterOpt = Annotated[Optional[list[str]], typer.Option("--print-after", help="Print the IR after this pass, or after 'all' (repeatable).", show_default=False)]
 PassStatsOpt = Annotated[bool, typer.Option("--pass-stats", help="Print per-pass node counts and rewrites.")]
