@@ -340,13 +340,9 @@ def test_concat_in_place(as_output):
     r = b.add("Conv", [x, b.const(rand(5, 3, 1, 1, seed=2))], **{**conv, "kernel_shape": (1, 1), "pads": (0,) * 4})
     cat = b.add("Concat", [r, inner], axis=1)
     outs = [cat] if as_output else [b.add("Sigmoid", [cat])]
-    g = Graph([x], outs, b.nodes)
-    g.validate()
-    exe = llvm.build(g)
+    exe = _built_and_checked(Graph([x], outs, b.nodes), {"x": rand(1, 3, 6, 7, seed=3)})
     assert exe.plan.inplace_concats == 2
     assert not any(k.op == "Concat" for k in exe.generated.kernels)
-    feeds = {"x": rand(1, 3, 6, 7, seed=3)}
-    assert_close(exe.run(feeds), interpret(g, feeds))
 
 
 def test_concat_not_in_place_when_an_input_is_shared():
@@ -355,11 +351,16 @@ def test_concat_not_in_place_when_an_input_is_shared():
     h = b.add("Relu", [x])
     cat = b.add("Concat", [h, x], axis=1)   # x is a graph input: cannot move it
     y = b.add("Add", [cat, cat])
-    g = Graph([x], [y, h], b.nodes)
-    exe = llvm.build(g)
+    exe = _built_and_checked(Graph([x], [y, h], b.nodes), {"x": rand(1, 2, 4, 4)})
     assert exe.plan.inplace_concats == 0
-    feeds = {"x": rand(1, 2, 4, 4)}
+
+
+def _built_and_checked(g, feeds, **options):
+    """llvm.build(g), its outputs checked against the reference."""
+    g.validate()
+    exe = llvm.build(g, **options)
     assert_close(exe.run(feeds), interpret(g, feeds))
+    return exe
 
 
 def _residual_conv(b, x, residual, seed, kernel=1):
@@ -382,14 +383,11 @@ def test_residual_conv_writes_over_its_residual(threads):
     r0 = b.add("Relu", [x])
     y1 = _residual_conv(b, b.add("Sigmoid", [x]), r0, seed=1, kernel=3)
     y2 = _residual_conv(b, b.add("Tanh", [y1]), y1, seed=4)
-    g = Graph([x], [b.add("Sigmoid", [y2])], b.nodes)
-    g.validate()
-    exe = llvm.build(g, num_threads=threads)
+    exe = _built_and_checked(Graph([x], [b.add("Sigmoid", [y2])], b.nodes), {"x": rand(1, 32, 9, 10, seed=3)},
+                             num_threads=threads)
     assert exe.plan.inplace_outputs == 2
     assert exe.plan[y1].index == exe.plan[r0].index == exe.plan[y2].index
     assert "2 outputs over an input" in exe.plan.summary()
-    feeds = {"x": rand(1, 32, 9, 10, seed=3)}
-    assert_close(exe.run(feeds), interpret(g, feeds))
 
 
 def test_residual_conv_keeps_a_residual_that_is_read_again():
@@ -400,11 +398,9 @@ def test_residual_conv_keeps_a_residual_that_is_read_again():
     late = b.add("Add", [y, r])
     self_residual = _residual_conv(b, late, late, seed=5)  # the conv reads its residual too
     from_input = _residual_conv(b, r, x, seed=7)           # a graph input is the caller's
-    g = Graph([x], [b.add("Add", [self_residual, from_input])], b.nodes)
-    exe = llvm.build(g)
+    exe = _built_and_checked(Graph([x], [b.add("Add", [self_residual, from_input])], b.nodes),
+                             {"x": rand(1, 32, 6, 16, seed=3)})
     assert exe.plan.inplace_outputs == 0
-    feeds = {"x": rand(1, 32, 6, 16, seed=3)}
-    assert_close(exe.run(feeds), interpret(g, feeds))
 
 
 def test_blob_consolidate_keeps_bytes_and_drops_the_packed_copies(tmp_path):
