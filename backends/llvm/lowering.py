@@ -43,7 +43,8 @@ DEFAULT_PARAMS = {
     "conv_winograd_tile": 0,     # Winograd output tile m x m: 2 or 4 (0: winograd.tile_size picks)
     "conv_oc_block": 4,          # output channels per work item of the row kernel
     "conv_ow_tile": 0,           # output pixels per register tile of the channel-vector kernel
-                                 # (0: 8 with 32 vector registers (AVX-512), else 4)
+                                 # (0: 8 with 32 vector registers (AVX-512), else 4; fitted to
+                                 # short rows of deep convs, conv._tile_pixels)
     "conv_oc_vectors": 2,        # channel vectors per register tile (tile = ow_tile x oc_vectors)
     "conv_vector_lanes": 0,      # channels per vector (0: widest that divides, or padded to the host width)
     "conv_prefetch": True,       # the channel-vector kernel prefetches the next block's weights

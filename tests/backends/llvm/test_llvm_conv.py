@@ -154,3 +154,16 @@ def test_max_pool_propagates_nan():
 def test_max_pool_int():
     x = (rand(1, 3, 7, 8) * 100).astype("int64")
     check_op("MaxPool", [x], pool_attrs((3, 3), (2, 2), (1, 1, 1, 1)))
+
+
+@pytest.mark.parametrize("cpu", [None, "x86-64-v3"])
+@pytest.mark.parametrize("c,k,hw", [(512, 1, (7, 7)), (64, 3, (7, 9)), (520, 1, (13, 13))])
+def test_deep_conv_on_short_rows_fits_its_tile_width(cpu, c, k, hw):
+    """512+ taps per output on rows of 49, 9 and 169 pixels: the tile width is fitted to the
+    row (14, 9 or 13 pixels with AVX-512) so that no last tile is a single pixel."""
+    from cnncc.backends.llvm.kernels.conv import _tile_pixels
+
+    assert _tile_pixels(49, 8, 2, 32) == 14 and _tile_pixels(169, 8, 2, 32) == 13
+    assert _tile_pixels(224, 8, 2, 32) == 8  # whole tiles: unchanged
+    check_op("Conv", [rand(1, c, *hw), const(rand(32, c, k, k, seed=1) / c), rand(32, seed=2)],
+             conv_attrs((k, k), (1, 1), (k // 2,) * 4, (1, 1)), cpu=cpu)
