@@ -565,7 +565,7 @@ def _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, 
     # 0: 16 (AVX-512: 32 registers) or 8 accumulators; one channel vector gets twice the pixels
     # (SqueezeNet's 384->48 1x1: 74% of peak with 8 pixels, 91% with 16)
     T = int(k.params["conv_ow_tile"]) or (max(1, (16 if k.target.vector_bits >= 512 else 8) // NV) if NV < 3 else 8)
-    if not int(k.params["conv_ow_tile"]) and Cg * KH * KW >= TILE_FIT_MIN_TAPS:
+    if not int(k.params["conv_ow_tile"]) and KH * KW == 1 and Cg >= TILE_FIT_MIN_CHANNELS:
         T = _tile_pixels(OW, T, NV, 32 if k.target.vector_bits >= 512 else 16)
     undef = ir.Constant(VT, ir.Undefined)
     splat = ir.Constant(ir.VectorType(ir.IntType(32), V), [0] * V)
@@ -712,10 +712,11 @@ def _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, 
                              em.add(image, em.add(oc0, v * V + i)), F32)
 
 
-# taps per output from which a row's tile width is fitted to its length (_tile_pixels):
+# input channels from which a 1x1 conv's tile width is fitted to its row (_tile_pixels):
 # SqueezeNet's 1x1 convs over 16-384 channels ran 4-16% slower with fitted tiles, its
-# 512-channel classifier and ResNet-50's 512-channel 7x7 layers 5-9% faster
-TILE_FIT_MIN_TAPS = 512
+# 512-channel classifier and ResNet-50's 512-channel 7x7 layers 4-9% faster. Not for wider
+# kernels: AlexNet's 5x5 conv on 26-pixel rows took 1.53 -> 2.33 ms with two 13-pixel tiles.
+TILE_FIT_MIN_CHANNELS = 512
 # an FMA's latency over its issue interval: fewer independent accumulators than this leave
 # the FMA pipes waiting (4-cycle FMAs, two pipes)
 FMA_CHAINS = 8
