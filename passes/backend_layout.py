@@ -46,8 +46,10 @@ BLOCKED_STEPS = frozenset({"bias", "add", "relu", "prelu", "scale", "shift"})
 
 
 def _pointwise(node: Node) -> bool:
-    """A 1x1 ungrouped unpadded 2-D conv over whole channel blocks of its input."""
-    if node.op not in ("Conv", "FusedConv") or node.outputs[0].type.rank != 4:
+    """A 1x1 ungrouped unpadded 2-D float32 conv with constant weights over whole channel
+    vectors of its input."""
+    if (node.op not in ("Conv", "FusedConv") or node.outputs[0].type.rank != 4 or not node.inputs[1].is_constant
+            or node.inputs[0].dtype != "float32"):
         return False
     a = node.attrs
     return (tuple(a.kernel_shape) == (1, 1) and a.group == 1 and not any(a.pads)

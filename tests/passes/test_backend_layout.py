@@ -116,3 +116,15 @@ def test_tvm_ignores_the_storage_attributes():
     got = tvm_backend.build(out, device="cpu").run(feeds)
     for name, ref in interpret(graph, feeds).items():
         np.testing.assert_allclose(got[name], ref, rtol=1e-4, atol=1e-4)
+
+
+def test_convs_with_computed_weights_are_not_marked():
+    """The llvm kernel packs constant weights for NHWC; a weight computed at run time
+    keeps the conv (and the values it would read or write) in NCHW."""
+    b = Builder()
+    x = b.input(1, 32, 4, 5)
+    w = b.op("Relu", b.input(64, 32, 1, 1))
+    p = b.op("Conv", x, w, kernel_shape=[1, 1], strides=[1, 1], pads=[0] * 4, dilations=[1, 1])
+    y = b.op("Relu", b.conv(p, 32, k=1, pad=0))
+    out, _ = _layout(b.graph(y))
+    assert [blk for blk in _blocks(out) if blk[1] or blk[2]] == []

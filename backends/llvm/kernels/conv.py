@@ -150,14 +150,14 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None, post_reads=(), tile_pos
     wdata = k.const_input(1)
     V, NV, Mp = channel_tiles(Mg, k.target.vector_lanes, int(k.params["conv_oc_vectors"]),
                               int(k.params["conv_vector_lanes"]))
-    vec = wdata is not None and V > 0 and (k.params["conv_schedule"] != "rows" or blocked)
+    vec = wdata is not None and V > 0 and (k.params["conv_schedule"] != "rows" or bool(yb))
     # a blocked output needs the epilogue in registers, and whole channel tiles unless nothing
     # is stored per pixel (a mean without a residual); a blocked input only the vector kernel
     whole_tiles = Mp == Mg and V > 0 and yb % V == 0
     if yb:
         fits = vec and (post is None or tile_post is not None) and (whole_tiles or (mean_into is not None and not post_reads))
     else:
-        fits = vec and mean_into is None
+        fits = mean_into is None  # a blocked input: the vector or the row kernel
     if blocked and not fits:
         raise ValueError(f"blocked storage: {Mg} output channels in vectors of {V}, epilogue in registers "
                          f"{tile_post is not None}: the layout pass should not have chosen it")
@@ -536,7 +536,7 @@ def _scalar_rows(k, geo, x, y, wp, w_off, bias, rows, oc0, n, g, ob, od, oh, R):
             em.store(inits[r], y, em.add(rows[r], ow), F32)
     with _input_rows(em, geo, n, g, od, oh) as (ic, kdh, xrow):
         _row_taps(k, x, y, xrow, rows, wp, lambda kw, r: w_off(g, ob, ic, kdh, kw, r),
-                  R, geo.KW, geo.W, OW, geo.sw, geo.dw, geo.pw)
+                  R, geo.KW, geo.W, OW, geo.sw, geo.dw, geo.pw, geo.xb or 1)
 
 
 def _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, NV, OB, count, padded,
@@ -757,8 +757,9 @@ def _transpose(rows: list, V: int, b) -> list:
     return m
 
 
-def _row_taps(k, x, y, xrow, rows, wp, w_off, R, KW, W, OW, sw, dw, pw):
-    """y[rows[r] + ow] += w[kw, r] * x[xrow + ow*sw + kw*dw - pw] over the valid ow range."""
+def _row_taps(k, x, y, xrow, rows, wp, w_off, R, KW, W, OW, sw, dw, pw, px=1):
+    """y[rows[r] + ow] += w[kw, r] * x[xrow + (ow*sw + kw*dw - pw) * px] over the valid ow
+    range (``px``: floats between neighbouring input pixels, the block of NCHW[px]c)."""
     em = k.em
     b = em.b
 
@@ -766,9 +767,9 @@ def _row_taps(k, x, y, xrow, rows, wp, w_off, R, KW, W, OW, sw, dw, pw):
         lo = em.smax(0, _ceil_div_ix(em, em.sub(pw, em.mul(kw, dw)), sw))
         hi = em.smin(OW, em.add(_floor_div_ix(em, em.sub(em.add(W - 1, pw), em.mul(kw, dw)), sw), 1))
         ws = [em.load(wp, w_off(kw, r), F32) for r in range(R)]
-        xoff = em.sub(em.add(xrow, em.mul(kw, dw)), pw)
+        xoff = em.sub(em.add(xrow, em.mul(kw, dw * px)), pw * px)
         with em.loop(lo, hi, name="ow") as ow:
-            xv = em.load(x, em.add(xoff, em.mul(ow, sw)), F32)
+            xv = em.load(x, em.add(xoff, em.mul(ow, sw * px)), F32)
             for r in range(R):
                 p = em.add(rows[r], ow)
                 em.store(b.fadd(em.load(y, p, F32), b.fmul(ws[r], xv, flags=FAST), flags=FAST), y, p, F32)

@@ -31,6 +31,8 @@ def from_blocked(a: np.ndarray, b: int) -> np.ndarray:
     (1, 32, 32, (9, 10), 2, 32, 32, (("bias",), ("scale",), ("shift",))),  # strided: blocked subsample
     (2, 64, 32, (8, 6), 2, 16, 0, ()),
     (1, 32, 20, (6, 7), 1, 32, 0, (("bias",), ("hard_swish",))),  # NHWC in; padded tiles, row epilogue out
+    (1, 32, 3, (5, 6), 1, 32, 0, (("bias",),)),   # 3 output channels: the row kernel reads NHWC
+    (2, 32, 5, (6, 6), 2, 32, 0, ()),
 ])
 def test_blocked_pointwise_conv(cpu, n, c, m, hw, stride, xb, yb, epilogue):
     attrs = dict(kernel_shape=(1, 1), strides=(stride, stride), pads=(0,) * 4, dilations=(1, 1),
@@ -51,6 +53,7 @@ def test_blocked_pointwise_conv(cpu, n, c, m, hw, stride, xb, yb, epilogue):
         stored[name] = to_blocked(feeds[name], yb)
     exe = llvm.build(g, cpu=cpu)
     assert "NHWC" in exe.generated.kernels[0].algorithm
+    assert exe.generated.kernels[0].algorithm.startswith("rows") == (m < 8)
     got = exe.run(stored)["out0"]
     got = from_blocked(got, yb) if yb else got
     np.testing.assert_allclose(got, want["out0"], rtol=RTOL, atol=ATOL)
