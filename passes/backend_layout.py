@@ -35,38 +35,26 @@ backends that ignore them compute the same outputs.
 from __future__ import annotations
 
 from cnncc.ir import Attrs, Graph, Node
-from cnncc.ops import get_op
-from cnncc.ops import infer_types
+from cnncc.ops import get_op, infer_types
 from cnncc.ops.fused import is_map_mean, split_extras
 from cnncc.ops.nn import CONV_ATTRS
 from cnncc.passes.manager import note, register_pass
+from cnncc.passes.rewrite import conv_epilogue, pointwise_conv
 
 LANES = 16  # channel counts must be whole vectors of 4, 8 or 16 lanes
 BLOCKED_STEPS = frozenset({"bias", "add", "relu", "prelu", "scale", "shift"})
 
 
 def _pointwise(node: Node) -> bool:
-    """A 1x1 ungrouped unpadded 2-D float32 conv with constant weights over whole channel
-    vectors of its input."""
-    if (node.op not in ("Conv", "FusedConv") or node.outputs[0].type.rank != 4 or not node.inputs[1].is_constant
-            or node.inputs[0].dtype != "float32"):
-        return False
-    a = node.attrs
-    return (tuple(a.kernel_shape) == (1, 1) and a.group == 1 and not any(a.pads)
-            and tuple(a.dilations) == (1, 1) and node.inputs[0].shape[1] % LANES == 0)
-
-
-def _epilogue(node: Node) -> tuple:
-    if node.op == "Conv":
-        return (("bias",),) if len(node.inputs) == 3 else ()
-    return tuple(node.attrs.epilogue)
+    """A float32 pointwise conv (rewrite.pointwise_conv) over whole channel vectors."""
+    return pointwise_conv(node) and node.inputs[0].dtype == "float32" and node.inputs[0].shape[1] % LANES == 0
 
 
 def _can_write_blocked(node: Node, mean: bool = False) -> bool:
     """``mean``: with a last global average pool step (whose output ignores the layout)."""
     if not _pointwise(node):
         return False
-    steps = _epilogue(node)
+    steps = conv_epilogue(node)
     if mean:
         conv = infer_types("Conv", [v.type for v in node.inputs[:2]], Attrs({k: node.attrs[k] for k in CONV_ATTRS}))[0]
         if not steps or not is_map_mean(steps[-1], conv.shape):
@@ -124,7 +112,7 @@ def _as_fused(node: Node) -> Node:
     """Conv -> FusedConv with its bias as the first step (FusedConv carries the layout)."""
     if node.op == "FusedConv":
         return node
-    attrs = get_op("FusedConv").normalize_attrs({**{k: node.attrs[k] for k in CONV_ATTRS}, "epilogue": _epilogue(node)})
+    attrs = get_op("FusedConv").normalize_attrs({**{k: node.attrs[k] for k in CONV_ATTRS}, "epilogue": conv_epilogue(node)})
     return Node("FusedConv", node.inputs, node.outputs, attrs, name=node.name)
 
 

@@ -12,14 +12,11 @@ from cnncc.ir import Graph, Node
 from cnncc.ops.nn import CONV_ATTRS
 from cnncc.passes.epilogue import Fusion, grow
 from cnncc.passes.manager import register_pass
-from cnncc.passes.rewrite import Rule, apply_rules, report
+from cnncc.passes.rewrite import Rule, apply_rules, conv_epilogue, report
 
 
 def _start_conv(graph: Graph, node: Node):
-    attrs = {k: node.attrs[k] for k in CONV_ATTRS}
-    if len(node.inputs) == 3:
-        return list(node.inputs), attrs, (("bias",),)
-    return list(node.inputs), attrs, ()
+    return list(node.inputs), {k: node.attrs[k] for k in CONV_ATTRS}, conv_epilogue(node)
 
 
 CONV = Fusion(base="Conv", fused="FusedConv", pools=True, start=_start_conv)

@@ -23,21 +23,17 @@ from cnncc.ops import get_op, infer_types
 from cnncc.ops.fused import split_extras
 from cnncc.ops.nn import CONV_ATTRS
 from cnncc.passes.manager import note, register_pass
+from cnncc.passes.rewrite import conv_epilogue, pointwise_conv
 
 
 def _pointwise(node: Node) -> bool:
-    if node.op not in ("Conv", "FusedConv") or node.outputs[0].type.rank != 4:
-        return False
-    a = node.attrs
-    return (tuple(a.kernel_shape) == (1, 1) and tuple(a.strides) == (1, 1) and not any(a.pads)
-            and a.group == 1 and tuple(a.dilations) == (1, 1) and node.inputs[1].is_constant)
+    return pointwise_conv(node) and tuple(node.attrs.strides) == (1, 1)
 
 
 def _bias(node: Node) -> np.ndarray | None:
-    """The projection's bias (None without one), or False when its epilogue does more."""
-    if node.op == "Conv":
-        return node.inputs[2].data if len(node.inputs) == 3 else None
-    steps = tuple(node.attrs.epilogue)
+    """The projection's constant bias (None without one), or False when its epilogue does
+    more (or its bias is computed)."""
+    steps = conv_epilogue(node)
     if steps == ():
         return None
     if steps == (("bias",),) and node.inputs[2].is_constant:

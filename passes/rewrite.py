@@ -181,6 +181,23 @@ def report(counts: Counter) -> None:
         note(f"{name}: {n}")
 
 
+def pointwise_conv(node: Node) -> bool:
+    """A 2-D 1x1 ungrouped, unpadded, undilated Conv or FusedConv with constant weights (any
+    stride): the convs the -O3 passes rewrite."""
+    if node.op not in ("Conv", "FusedConv") or node.outputs[0].type.rank != 4 or not node.inputs[1].is_constant:
+        return False
+    a = node.attrs
+    return tuple(a.kernel_shape) == (1, 1) and a.group == 1 and not any(a.pads) and tuple(a.dilations) == (1, 1)
+
+
+def conv_epilogue(node: Node) -> tuple:
+    """The FusedConv epilogue that a Conv or FusedConv computes after its convolution (a
+    Conv's bias input is the step ("bias",))."""
+    if node.op == "Conv":
+        return (("bias",),) if len(node.inputs) == 3 else ()
+    return tuple(node.attrs.epilogue)
+
+
 def const_value(v: Value) -> np.ndarray | None:
     return v.data if v.is_constant else None
 

@@ -115,7 +115,7 @@ def plan_memory(graph: Graph, view_ops: frozenset[str],
             off += o
         return v, off
 
-    over_input = _outputs_over_inputs(graph, output_over_input or {}, alias, resolve, owned_output, input_pos)
+    over_input = _outputs_over_inputs(graph, output_over_input or {}, alias, resolve, owned_output)
 
     # lifetimes of storage owners: [first defining node, last reading node]
     start: dict[int, int] = {}
@@ -193,7 +193,7 @@ def plan_memory(graph: Graph, view_ops: frozenset[str],
 
 
 def _outputs_over_inputs(graph: Graph, output_over_input: Mapping[int, int], alias, resolve,
-                         owned_output, input_pos) -> int:
+                         owned_output) -> int:
     """Alias each offered output to its input's storage where that is safe: the input is a
     whole arena buffer (no slice, no graph input/output/constant) of the output's size, the
     node reads it through that input only, and no later node (or graph output) reads it.
@@ -214,8 +214,8 @@ def _outputs_over_inputs(graph: Graph, output_over_input: Mapping[int, int], ali
             continue
         out, src = n.outputs[0], n.inputs[idx]
         root, off = resolve(src)
-        if (off or src.is_constant or id(out) in alias or id(out) in owned_output
-                or id(root) in owned_output or id(root) in input_pos or root.is_constant
+        # (graph inputs and constants have no producer)
+        if (off or id(out) in alias or id(out) in owned_output or id(root) in owned_output
                 or root.producer is None or root.type.nbytes != out.type.nbytes or root.dtype != out.dtype
                 or last_read.get(id(root)) != i
                 or sum(resolve(v)[0] is root for v in n.inputs) != 1):

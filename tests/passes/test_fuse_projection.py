@@ -11,7 +11,7 @@ from cnncc.passes.manager import run_pass
 from passes_helpers import Builder, check_pass, epilogues, ops, random_feeds
 
 
-def _block(stride=1, relu_before_add=False, projection_read_twice=False):
+def _block(stride=1, relu_before_add=False, projection_read_twice=False, computed_bias=False):
     b = Builder()
     x = b.op("Relu", b.input(1, 16, 6, 7))  # made by a node: the concat can hold it
     a = b.op("Relu", b.conv(x, 24, k=1, stride=stride, pad=0))
@@ -19,6 +19,10 @@ def _block(stride=1, relu_before_add=False, projection_read_twice=False):
     if relu_before_add:
         main = b.op("Relu", main)
     proj = b.conv(x, 32, k=1, stride=stride, pad=0)
+    if computed_bias:  # the projection's bias comes from a node, not a constant
+        conv = b.nodes[-1]
+        conv.inputs[2] = b.op("Relu", conv.inputs[2])
+        b.nodes.insert(len(b.nodes) - 2, b.nodes.pop())
     y = b.op("Relu", b.op("Add", main, proj))
     outs = [y, b.op("Sigmoid", proj)] if projection_read_twice else [y]
     return b.graph(*outs)
@@ -37,10 +41,10 @@ def test_projection_joins_the_conv_it_is_added_to():
     assert "projection shortcuts fused: 1" in record.notes
 
 
-@pytest.mark.parametrize("case", ["stride 2", "relu before the add", "projection read twice"])
+@pytest.mark.parametrize("case", ["stride 2", "relu before the add", "projection read twice", "computed bias"])
 def test_left_alone(case):
     graph = _block(stride=2 if case == "stride 2" else 1, relu_before_add=case == "relu before the add",
-                   projection_read_twice=case == "projection read twice")
+                   projection_read_twice=case == "projection read twice", computed_bias=case == "computed bias")
     out, record = _fused(graph)
     assert "Concat" not in ops(out) and not any("projection" in n for n in record.notes)
 

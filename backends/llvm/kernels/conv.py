@@ -129,15 +129,14 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None, post_reads=(), tile_pos
     if blocked and not (len(o_shape) == 4 and KH == KW == 1 and sh == sw == 1 and unpadded and G == 1
                         and k.const_input(1) is not None):
         raise ValueError("blocked storage (x_block/y_block) needs a 1x1 ungrouped unpadded conv with constant weights")
-    plane_ok = len(o_shape) == 4 and Cg == 1 and Mg == 1 and sh == sw == 1 and k.params["conv_schedule"] != "rows"
-    if blocked:
-        pass  # only the channel-vector kernel below reads and writes blocked storage
-    elif plane_ok and _padded_plane_size(H, W, OH, OW, KH, KW, dh, dw, ph, pw) <= int(k.params["conv_plane_max"]):
+    # only the channel-vector and row kernels below read and write blocked storage
+    depthwise = not blocked and len(o_shape) == 4 and Cg == 1 and Mg == 1 and k.params["conv_schedule"] != "rows"
+    if (depthwise and sh == sw == 1
+            and _padded_plane_size(H, W, OH, OW, KH, KW, dh, dw, ph, pw) <= int(k.params["conv_plane_max"])):
         k.algorithm = "depthwise planes"
         _depthwise_planes(k, node, y, bias, post, N, G, H, W, OH, OW, KH, KW, dh, dw, ph, pw)
         return False
-    if (not blocked and len(o_shape) == 4 and Cg == 1 and Mg == 1 and k.params["conv_schedule"] != "rows"
-            and max_stride(sw) and k.params["conv_window_rows"]):
+    if depthwise and max_stride(sw) and k.params["conv_window_rows"]:
         k.algorithm = "depthwise rows"
         _depthwise_rows(k, y, bias, post, N, G, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw)
         return False
@@ -308,7 +307,6 @@ def _depthwise_planes(k, node, y, bias, post, N, G, H, W, OH, OW, KH, KW, dh, dw
     valid OW columns of each row are copied out. Short rows stop mattering."""
     em = k.em
     b = em.b
-    Hp = max(H + ph, OH + (KH - 1) * dh)
     Wp = _plane_pitch(W, OW, KW, dw, pw)
     size = _padded_plane_size(H, W, OH, OW, KH, KW, dh, dw, ph, pw)
     pad = em.local(F32, count=size, name="plane")

@@ -121,7 +121,7 @@ def lower_fused_conv(k, node):
             v = apply_step(em, step, v, extra, chan, pos, channel_lanes)
         return v
 
-    residuals = [extra for step, extra in point if step[0] == "add"]
+    residuals = [k.inp(i) for i in residual_inputs]
     vector_ok = point and all(step[0] in VECTOR_STEPS for step, _ in point)
     in_registers = emit_conv(k, node, y, conv_type.shape, bias, post if point else None, residuals,
                              tile_post if vector_ok else None, k.out() if mean_in_registers else None)
