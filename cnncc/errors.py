@@ -41,3 +41,10 @@ class UsageError(CnnccError):
     """The command line or API was called with arguments that make no sense together."""
 
     exit_code = 2
+
+
+class RunError(CnnccError):
+    """The inputs of a run are invalid in a way only their values show (an index out of
+    range): the compiled code refused them instead of reading outside a tensor."""
+
+    exit_code = 4

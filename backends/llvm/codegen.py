@@ -1,8 +1,10 @@
 """Graph -> one LLVM module: a kernel function per node, plus the entry
 
-    void cnncc_run(ptr inputs[], ptr outputs[], ptr workspace, ptr weights, i32 nthreads)
+    i32 cnncc_run(ptr inputs[], ptr outputs[], ptr workspace, ptr weights, i32 nthreads)
 
-which calls the kernels in order, each on the pointers the memory plan gives its values.
+which calls the kernels in order, each on the pointers the memory plan gives its values, and
+returns 0, or ``(kernel index + 1) << 8 | code`` when a kernel that checks run-time data
+(Gather's indices) found it invalid: ``run_error`` decodes that.
 A kernel with enough work runs on the thread team: ``GOMP_parallel(thunk, args, nthreads)``
 (nthreads 0 = libgomp's default, all cores), else it is called directly.
 """
@@ -20,7 +22,7 @@ from cnncc.errors import BackendError
 from cnncc.ir import Graph, Value
 
 from .emit import I32, I64, I8, PTR, VOID, ITEMSIZE
-from .lowering import COUNTER_BYTES, DEFAULT_PARAMS, VIEW_OPS, Kernel, kernel_key, lowering_for, workload_key
+from .lowering import COUNTER_BYTES, DEFAULT_PARAMS, STATUS_BYTES, VIEW_OPS, Kernel, kernel_key, lowering_for, workload_key
 from .memory import MemoryPlan, kernel_free_nodes, plan_memory
 from .target import TargetInfo
 from .weights import Blob
@@ -100,7 +102,7 @@ def generate(graph: Graph, target: TargetInfo, params: dict | None = None,
                                          if k.output_over_input is not None})
 
     # 2. the entry
-    fnty = ir.FunctionType(VOID, [PTR, PTR, PTR, PTR, I32])
+    fnty = ir.FunctionType(I32, [PTR, PTR, PTR, PTR, I32])
     entry = ir.Function(mod, fnty, ENTRY)
     entry.attributes.add("nounwind")
     ins_arg, outs_arg, ws_arg, wt_arg, nt_arg = entry.args
@@ -110,7 +112,10 @@ def generate(graph: Graph, target: TargetInfo, params: dict | None = None,
     max_tables = max([len(k.table_offsets) for k, _ in kernels] + [1])
     tables = b.alloca(PTR, size=ir.Constant(I64, max_tables), name="tables")
     scratch_bytes = max([k.scratch_bytes for k, _ in kernels] + [0])
-    scratch = b.gep(ws_arg, [ir.Constant(I64, plan.arena_size)], source_etype=I8, inbounds=True)
+    status = b.gep(ws_arg, [ir.Constant(I64, plan.arena_size)], source_etype=I8, inbounds=True)
+    scratch = b.gep(ws_arg, [ir.Constant(I64, plan.arena_size + STATUS_BYTES)], source_etype=I8, inbounds=True)
+    if any(k.checks_data for k, _ in kernels):
+        b.store(ir.Constant(I32, 0), status)
     memset = ir.Function(mod, ir.FunctionType(VOID, [PTR, I8, I64, ir.IntType(1)]), "llvm.memset.p0.i64")
     argbuf = b.alloca(PTR, size=ir.Constant(I64, max_args), name="args")
     serial = b.icmp_signed("==", nt_arg, ir.Constant(I32, 1))
@@ -160,6 +165,10 @@ def generate(graph: Graph, target: TargetInfo, params: dict | None = None,
                     b.call(gomp, [thunk, argbuf, nt_arg, ir.Constant(I32, 0)])
         if profile:
             profile.add(ki, start)
+        if k.checks_data:
+            code = b.load(status, typ=I32)
+            with b.if_then(b.icmp_unsigned("!=", code, ir.Constant(I32, 0)), likely=False):
+                b.ret(b.or_(code, ir.Constant(I32, (ki + 1) << 8)))
 
     # 3. outputs that are inputs, constants, views or repeated: copy at the end
     if plan.final_copies:
@@ -169,11 +178,24 @@ def generate(graph: Graph, target: TargetInfo, params: dict | None = None,
             dst = b.load(b.gep(outs_arg, [ir.Constant(I64, k_out)], source_etype=PTR), typ=PTR)
             nbytes = v.type.numel * ITEMSIZE[v.dtype]
             b.call(memcpy, [dst, pointer(v), ir.Constant(I64, nbytes), ir.Constant(ir.IntType(1), 0)])
-    b.ret_void()
+    b.ret(ir.Constant(I32, 0))
 
     return GeneratedModule(mod, plan, blob, [i for _, i in kernels], target, params,
                            {"codegen_s": time.perf_counter() - t0},
-                           workspace_size=plan.arena_size + COUNTER_BYTES + (scratch_bytes + 63) // 64 * 64)
+                           workspace_size=plan.arena_size + STATUS_BYTES + COUNTER_BYTES
+                           + (scratch_bytes + 63) // 64 * 64)
+
+
+RUN_ERRORS = {6: "index out of range"}
+
+
+def run_error(status: int, kernels: list[KernelInfo]) -> str:
+    """The message for a non-zero ``cnncc_run`` status (the C runtime spells the same)."""
+    ki, code = (status >> 8) - 1, status & 0xFF
+    what = RUN_ERRORS.get(code, f"error {code}")
+    if 0 <= ki < len(kernels):
+        return f"node {kernels[ki].node_name!r} ({kernels[ki].op}): {what} at run time"
+    return f"{what} at run time"
 
 
 def _thunk(mod: ir.Module, fn: ir.Function, nargs: int) -> ir.Function:

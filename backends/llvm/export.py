@@ -23,11 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from cnncc import __version__
-from cnncc.errors import BackendError, ShapeError, UsageError
+from cnncc.errors import BackendError, RunError, ShapeError, UsageError
 from cnncc.ir import Graph
 
 from .codegen import GeneratedModule, generate
 from .compile import optimize_module
+from .lowering import RUN_INDEX_ERROR
 from .runtime import alloc_like, num_threads, pointer_array
 from .target import resolve_target
 
@@ -116,6 +117,10 @@ def _meta_header(graph: Graph, gen: GeneratedModule) -> str:
                      + ", ".join([str(len(v.shape)) for v in vals] + pad) + "};")
         lines.append(f"static const int64_t *const cnncc_{kind}_shapes[] = {{"
                      + ", ".join([f"cnncc_{kind}_shape_{i}" for i in range(n)] or ["0"]) + "};")
+    # node names of the kernels, for run-time error messages (cnncc_run's status)
+    lines.append(f"#define CNNCC_NUM_KERNELS {len(gen.kernels)}")
+    lines.append("static const char *const cnncc_kernel_nodes[] = {"
+                 + ", ".join([_c_string(k.node_name) for k in gen.kernels] or ['""']) + "};")
     lines.append(f"#define CNNCC_WORKSPACE_BYTES {gen.workspace_size}LL")
     lines.append(f"#define CNNCC_WEIGHTS_BYTES {gen.blob.size}LL")
     return "\n".join(lines) + "\n"
@@ -176,7 +181,8 @@ class ExportedModel:
         in_ptrs, out_ptrs = pointer_array(ins), pointer_array(outs)
         rc = self._lib.cnncc_model_run(self._model, ctypes.addressof(in_ptrs), ctypes.addressof(out_ptrs))
         if rc:
-            raise BackendError(self._lib.cnncc_last_error().decode())
+            err = RunError if rc == RUN_INDEX_ERROR else BackendError
+            raise err(self._lib.cnncc_last_error().decode())
         return {s["name"]: o for s, o in zip(self.outputs, outs)}
 
     def __del__(self):

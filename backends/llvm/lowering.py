@@ -25,6 +25,12 @@ LowerFn = Callable[["Kernel", Node], None]
 # loop of a kernel; the entry zeroes them before each kernel. Later loops split statically.
 MAX_COUNTERS = 8
 COUNTER_BYTES = 64 * MAX_COUNTERS
+# a run's status word sits in the cache line just before kernel scratch: a kernel that checks
+# data it reads at run time (Gather's indices) stores an error code there instead of reading
+# outside a tensor, and the entry returns it after that kernel (see codegen.generate)
+STATUS_BYTES = 64
+RUN_OK = 0
+RUN_INDEX_ERROR = 6  # model.h: CNNCC_ERR_INDEX
 TABLE = LoweringTable("llvm", "cnncc.backends.llvm.kernels", "compile it with --target reference, or report the op")
 LOWERINGS: dict[str, LowerFn] = TABLE.functions
 register = TABLE.register
@@ -96,6 +102,7 @@ class Kernel:
         self.algorithm = ""  # set by lowerings with a choice of algorithm (profiles show it)
         self.static_loops = False  # every parallel loop split by thread id (phases that hand data on)
         self.output_over_input: int | None = None  # see output_may_overwrite
+        self.checks_data = False  # the kernel may report a run-time error (fail())
 
     # -- buffers -------------------------------------------------------------------------
     def out(self, i: int = 0) -> ir.Value:
@@ -139,6 +146,16 @@ class Kernel:
         self.scratch_bytes = offset + (int(nbytes) + 63) // 64 * 64
         return self.em.b.gep(self._scratch, [ir.Constant(ir.IntType(64), COUNTER_BYTES + offset)],
                              source_etype=ir.IntType(8), inbounds=True)
+
+    def fail(self, code: int) -> None:
+        """Record a run-time error (``RUN_INDEX_ERROR``...) in the run's status word; the
+        entry stops after this kernel and returns it. The kernel must then write nothing
+        it was not sure of: it is the caller's contract that failed, not ours."""
+        self.checks_data = True
+        status = self.em.b.gep(self._scratch, [ir.Constant(ir.IntType(64), -STATUS_BYTES)],
+                               source_etype=ir.IntType(8))
+        # several threads may fail at once; each writes the same code
+        self.em.b.atomic_rmw("xchg", status, ir.Constant(ir.IntType(32), code), "monotonic")
 
     def output_may_overwrite(self, i: int) -> None:
         """Declare that the kernel reads each element of input ``i`` before it writes the same

@@ -13,13 +13,13 @@ import llvmlite.binding as llvm
 import numpy as np
 
 from cnncc.backends.base import check_feeds
-from cnncc.errors import BackendError, UsageError
+from cnncc.errors import BackendError, RunError, UsageError
 from cnncc.ir import Graph
 
-from .codegen import ENTRY, GeneratedModule
+from .codegen import ENTRY, GeneratedModule, run_error
 from .weights import aligned_empty
 
-RUN_SIG = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32)
+RUN_SIG = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32)
 
 _gomp_loaded = False
 
@@ -149,8 +149,10 @@ class JitExecutable:
         nt = num_threads(self.num_threads)
         in_ptrs, out_ptrs = pointer_array(ins), pointer_array(outs)  # alive during the call
         with self._lock:
-            self._run(ctypes.addressof(in_ptrs), ctypes.addressof(out_ptrs),
-                      self._workspace.ctypes.data, self._weights.ctypes.data, nt)
+            status = self._run(ctypes.addressof(in_ptrs), ctypes.addressof(out_ptrs),
+                               self._workspace.ctypes.data, self._weights.ctypes.data, nt)
+        if status:
+            raise RunError(run_error(status, self.generated.kernels))
         return {v.name: o for v, o in zip(self.graph.outputs, outs)}
 
     def time_runs(self, feeds: Mapping[str, np.ndarray], number: int = 10, repeat: int = 3,
@@ -169,7 +171,9 @@ class JitExecutable:
         run = self._run
         times = []
         with self._lock:
-            run(*args)  # warm up caches and the thread team
+            status = run(*args)  # warm up caches and the thread team
+            if status:
+                raise RunError(run_error(status, self.generated.kernels))
             for _ in range(repeat):
                 t0 = time.perf_counter()
                 for _ in range(number):

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from cnncc.errors import ShapeError
+from cnncc.errors import RunError, ShapeError
 from cnncc.ir import TensorType
 from cnncc.ops.registry import REQUIRED, defop
 from cnncc.ops.shapes import broadcast_shapes, normalize_axis
@@ -439,7 +439,9 @@ def gather(a, data, idx):
     axis = a.axis % data.ndim
     dim = data.shape[axis]
     if idx.size and (idx.min() < -dim or idx.max() >= dim):
-        raise IndexError(f"Gather: index out of range for axis of size {dim}")
+        bad = idx[(idx < -dim) | (idx >= dim)].reshape(-1)[0]
+        raise RunError(f"Gather: index {int(bad)} is out of range for an axis of size {dim} "
+                       f"(valid: {-dim}..{dim - 1})")
     return np.take(data, np.where(idx < 0, idx + dim, idx), axis=axis)
 
 

@@ -46,7 +46,10 @@ enum {
     CNNCC_ERR_SHAPE = 2,    /* a tensor's shape differs from the compiled one */
     CNNCC_ERR_DTYPE = 3,    /* a tensor's element type differs */
     CNNCC_ERR_IO = 4,       /* weights file missing, unreadable or of the wrong size */
-    CNNCC_ERR_MEMORY = 5    /* out of memory */
+    CNNCC_ERR_MEMORY = 5,   /* out of memory */
+    CNNCC_ERR_INDEX = 6     /* an input's values index outside a tensor (e.g. Gather indices):
+                               the run stopped without reading out of bounds; outputs are
+                               unspecified */
 };
 
 typedef struct cnncc_model cnncc_model;

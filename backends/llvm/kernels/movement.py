@@ -10,12 +10,13 @@ import numpy as np
 from llvmlite import ir
 from numpy.lib.stride_tricks import as_strided
 
+from cnncc.errors import ShapeError
 from cnncc.ir import Attrs
 from cnncc.ops import evaluate
 from cnncc.ops.tensor import upsample_as_resize_attrs
 
 from ..emit import F32, FAST, I64, I8, llvm_type
-from ..lowering import VIEW_OPS, register
+from ..lowering import RUN_INDEX_ERROR, VIEW_OPS, register
 from .strided import Access, broadcast_strides, contiguous_strides, emit_map
 
 
@@ -276,6 +277,10 @@ def _gather(k, node):
     et = k.in_type(0)
     idx = k.const_input(1)
     if idx is not None:
+        bad = (idx < -D) | (idx >= D)
+        if bad.any():
+            raise ShapeError(f"node {node.name!r} (Gather): constant index {int(idx[bad].reshape(-1)[0])} is "
+                             f"out of range for axis {axis} of size {D} (valid: {-D}..{D - 1})")
         src = np.where(idx < 0, idx + D, idx).astype(np.int64).reshape(-1) * B
         table = k.table(("gather", node.name), src)
         emit_map(k, (A, nidx, B), Access(k.out(), et, [nidx * B, B, 1]),
@@ -291,11 +296,16 @@ def _gather(k, node):
             i = em.b.sext(i, I64)
         neg = em.b.icmp_signed("<", i, em.i64(0))
         i = em.b.select(neg, em.b.add(i, em.i64(D)), i)
-        i = em.smin(em.smax(i, 0), D - 1)  # never read out of bounds
-        src = em.add(em.mul(a_i, D * B), em.b.mul(i, em.i64(B)))
-        dst = em.mul(t, B)
-        with em.loop(0, B, name="b") as b:
-            em.store(em.load(x, em.add(src, b), et), y, em.add(dst, b), et)
+        # an index outside the axis fails the run (the reference raises); nothing is read
+        inside = em.b.icmp_unsigned("<", i, em.i64(D))
+        with em.b.if_else(inside, likely=True) as (ok, bad_index):
+            with ok:
+                src = em.add(em.mul(a_i, D * B), em.b.mul(i, em.i64(B)))
+                dst = em.mul(t, B)
+                with em.loop(0, B, name="b") as b:
+                    em.store(em.load(x, em.add(src, b), et), y, em.add(dst, b), et)
+            with bad_index:
+                k.fail(RUN_INDEX_ERROR)
 
 
 # -- values known at compile time --------------------------------------------------------------
