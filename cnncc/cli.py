@@ -307,15 +307,17 @@ def compile_cmd(
     cpu: CpuOpt = None,
     arch: ArchOpt = None,
     emit_source: Annotated[bool, typer.Option("--emit-source", help="Also write the generated source next to the artifact (LLVM IR for llvm, CUDA C for cuda).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace the -o folder even if it is not empty and holds no cnncc artifact (everything in it is deleted).")] = False,
 ) -> None:
-    """Compile a model into a deployable artifact directory."""
-    from cnncc.artifacts import atomic_path
+    """Compile a model into a deployable artifact directory (an existing artifact there is replaced as a whole)."""
+    from cnncc.artifacts import atomic_path, output_dir
 
+    output_dir(output, force)  # refuse a bad -o before spending the compile on it
     options = backend_options(db, cpu, arch)
     if target == "llvm":
         options["lazy"] = True  # the export compiles its own position-independent copy
     compiled = _compile(model, target, input_shape, opt_level, disable_pass, print_after, pass_stats, **options)
-    path = compiled.export(output)
+    path = compiled.export(output, force=force)
     out.print(f"wrote {path} ({compiled.target}, {len(compiled.graph.nodes)} nodes)")
     if emit_source:
         for name, text in compiled.sources().items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -54,10 +55,17 @@ class CompiledModel:
             raise UsageError(f"target {self.target!r} keeps no generated source to emit")
         return found
 
-    def export(self, directory: str | Path) -> Path:
+    def export(self, directory: str | Path, force: bool = False) -> Path:
+        """Write the deployable artifact to the folder ``directory``; ``force``: replace a
+        non-empty folder that is not a cnncc artifact (cnncc.artifacts.output_dir)."""
+        from cnncc.artifacts import output_dir
+
         export = getattr(self._executable, "export", None)
         if export is None:
             raise UsageError(f"target {self.target!r} produces nothing to export; use --target llvm or cuda")
+        output_dir(directory, force)  # the same refusals for every target
+        if force and "force" in inspect.signature(export).parameters:
+            return export(Path(directory), force=True)
         return export(Path(directory))
 
     def __repr__(self) -> str:

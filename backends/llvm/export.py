@@ -12,18 +12,22 @@ The shared library is linked with the system C compiler (``$CC``, default ``cc``
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import json
 import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
-from cnncc import __version__
-from cnncc.errors import BackendError, RunError, ShapeError, UsageError
+from cnncc import __version__, artifacts
+from cnncc.backends.base import check_feeds
+from cnncc.errors import BackendError, ModelLoadError, RunError, UsageError
 from cnncc.ir import Graph
 
 from .codegen import GeneratedModule, generate
@@ -37,40 +41,83 @@ DTYPE_CODES = {"float32": 1, "int32": 6, "int64": 7, "bool": 9}
 CODE_DTYPES = {v: k for k, v in DTYPE_CODES.items()}
 
 
-def export(exe, directory) -> Path:
+def export(exe, directory, force: bool = False) -> Path:
     """Export a JIT-built executable (same code, compiled again as position-independent)."""
-    return export_generated(exe.graph, exe.generated, directory)
+    return export_generated(exe.graph, exe.generated, directory, force)
 
 
-def export_graph(graph: Graph, directory, cpu: str | None = None, params: dict | None = None) -> Path:
+def export_graph(graph: Graph, directory, cpu: str | None = None, params: dict | None = None,
+                 force: bool = False) -> Path:
     """Compile ``graph`` straight to ``directory`` (``cpu``: e.g. "x86-64-v3" for another host)."""
-    return export_generated(graph, generate(graph, resolve_target(cpu), params), directory)
+    return export_generated(graph, generate(graph, resolve_target(cpu), params), directory, force)
 
 
-def export_generated(graph: Graph, gen: GeneratedModule, directory) -> Path:
+def export_generated(graph: Graph, gen: GeneratedModule, directory, force: bool = False) -> Path:
+    """Build the artifact in a sibling folder and swap it in (``artifacts.staged_dir``);
+    ``force``: replace a non-empty folder that is not a cnncc artifact."""
     t0 = time.perf_counter()
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    tm = gen.target.target_machine(pic=True)
-    llmod = optimize_module(gen, tm)
+    dest = artifacts.output_dir(directory, force)
+    _check_names(graph)
     cc = os.environ.get("CC", "cc")
     if shutil.which(cc) is None:
         raise BackendError(f"llvm export: C compiler {cc!r} not found (set $CC)")
+    tm = gen.target.target_machine(pic=True)
+    obj = tm.emit_object(optimize_module(gen, tm))
+    with artifacts.staged_dir(dest) as stage:
+        build_id = _write_weights(gen, obj, _meta_header(graph, gen), stage / WEIGHTS)
+        artifacts.checkpoint("weights")
+        _link(cc, obj, _meta_header(graph, gen, build_id), stage / LIBRARY)
+        artifacts.checkpoint("library")
+        shutil.copy(C_DIR / "model.h", stage / "model.h")
+        gen.timings["export_s"] = time.perf_counter() - t0
+        meta = _meta(graph, gen) | {"build_id": build_id}
+        lib = (stage / LIBRARY).read_bytes()
+        meta["files"] |= {"library_bytes": len(lib), "library_sha256": hashlib.sha256(lib).hexdigest()}
+        (stage / META).write_text(json.dumps(meta, indent=2) + "\n")
+        artifacts.checkpoint("meta")
+    return dest
+
+
+LIBRARY, WEIGHTS, META = "libmodel.so", "weights.bin", "meta.json"
+# weights.bin ends in a trailer (c/runtime.c checks it): magic, then the build id, NUL-padded
+TRAILER_MAGIC, TRAILER_BYTES = b"CNNCCWT1", 64
+
+
+def _write_weights(gen: GeneratedModule, obj: bytes, meta_header: str, path: Path) -> str:
+    """Write the blob and its trailer; returns the build id: a hash of everything that goes
+    into the artifact's code and data, so equal ids mean equal libraries."""
+    gen.blob.write(str(path))
+    h = hashlib.sha256()
+    for part in (obj, meta_header.encode(), (C_DIR / "runtime.c").read_bytes(), (C_DIR / "model.h").read_bytes()):
+        h.update(len(part).to_bytes(8, "little"))
+        h.update(part)
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            h.update(chunk)
+    build_id = h.hexdigest()[:32]
+    trailer = TRAILER_MAGIC + build_id.encode()
+    with open(path, "ab") as f:
+        f.write(trailer + b"\0" * (TRAILER_BYTES - len(trailer)))
+    return build_id
+
+
+def _link(cc: str, obj: bytes, meta_header: str, out: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="cnncc-export-") as tmp:
-        obj = Path(tmp) / "model.o"
-        obj.write_bytes(tm.emit_object(llmod))
-        (Path(tmp) / "model_meta.h").write_text(_meta_header(graph, gen))
+        (Path(tmp) / "model.o").write_bytes(obj)
+        (Path(tmp) / "model_meta.h").write_text(meta_header)
         shutil.copy(C_DIR / "model.h", Path(tmp) / "model.h")
-        cmd = [cc, "-shared", "-fPIC", "-O2", "-fopenmp", "-I", tmp, "-o", str(out / "libmodel.so"),
-               str(obj), str(C_DIR / "runtime.c"), "-lm", "-Wl,-z,noexecstack"]
+        cmd = [cc, "-shared", "-fPIC", "-O2", "-fopenmp", "-pthread", "-I", tmp, "-o", str(out),
+               str(Path(tmp) / "model.o"), str(C_DIR / "runtime.c"), "-lm", "-Wl,-z,noexecstack"]
         res = subprocess.run(cmd, capture_output=True, text=True)
         if res.returncode != 0:
             raise BackendError(f"llvm export: linking libmodel.so failed:\n{' '.join(cmd)}\n{res.stderr}")
-    shutil.copy(C_DIR / "model.h", out / "model.h")
-    gen.blob.write(str(out / "weights.bin"))
-    gen.timings["export_s"] = time.perf_counter() - t0
-    (out / "meta.json").write_text(json.dumps(_meta(graph, gen), indent=2) + "\n")
-    return out
+
+
+def _check_names(graph: Graph) -> None:
+    for v in (*graph.inputs, *graph.outputs):
+        if "\0" in v.name:
+            raise UsageError(f"the name of input/output {v.name!r} contains a NUL character, which a C string "
+                             f"cannot hold; rename it in the model")
 
 
 def _signature(values):
@@ -97,11 +144,19 @@ def _meta(graph: Graph, gen: GeneratedModule) -> dict:
 
 
 def _c_string(s: str) -> str:
-    return json.dumps(s)  # a valid C string literal for printable names
+    """A C string literal of ``s``'s UTF-8 bytes: printable ASCII as is, every other byte (control
+    characters, emoji, ...) as an octal escape, so any ONNX name makes a valid header and the
+    library returns the name's exact bytes."""
+    out = []
+    for b in s.encode("utf-8"):
+        c = chr(b)
+        out.append("\\" + c if c in '"\\?' else c if 0x20 <= b < 0x7F else f"\\{b:03o}")
+    return '"' + "".join(out) + '"'
 
 
-def _meta_header(graph: Graph, gen: GeneratedModule) -> str:
-    lines = ["/* generated by cnncc: the model's signature */", "#include <stdint.h>", '#include "model.h"']
+def _meta_header(graph: Graph, gen: GeneratedModule, build_id: str = "") -> str:
+    lines = ["/* generated by cnncc: the model's signature */", "#include <stdint.h>", '#include "model.h"',
+             f'#define CNNCC_BUILD_ID "{build_id}"']
     for kind, vals in (("input", graph.inputs), ("output", graph.outputs)):
         n = len(vals)
         lines.append(f"#define CNNCC_NUM_{kind.upper()}S {n}")
@@ -127,28 +182,30 @@ def _meta_header(graph: Graph, gen: GeneratedModule) -> str:
 
 
 class ExportedModel:
-    """An exported directory loaded through its C API (ctypes): ``run(feeds) -> outputs``."""
+    """An exported directory loaded through its C API (ctypes): ``run(feeds) -> outputs``.
+
+    The signature comes from the library itself; meta.json must agree with it and name the
+    same build. Concurrent runs from several threads are safe (the C runtime gives each run
+    a workspace of its own; ctypes releases the GIL during the call)."""
 
     def __init__(self, directory):
         d = Path(directory)
-        lib_path = d / "libmodel.so"
-        if not lib_path.exists():
-            raise UsageError(f"{directory}: no libmodel.so (not a cnncc llvm export?)")
-        self.meta = json.loads((d / "meta.json").read_text())
+        self.meta = _read_meta(d)
         self.graph = None
-        self.inputs = self.meta["inputs"]
-        self.outputs = self.meta["outputs"]
-        self._lib = ctypes.CDLL(str(lib_path))
-        lib = self._lib
-        lib.cnncc_model_create.restype = ctypes.c_void_p
-        lib.cnncc_model_create.argtypes = [ctypes.c_char_p]
-        lib.cnncc_model_destroy.argtypes = [ctypes.c_void_p]
-        lib.cnncc_model_run.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
-        lib.cnncc_model_set_num_threads.argtypes = [ctypes.c_void_p, ctypes.c_int]
-        lib.cnncc_last_error.restype = ctypes.c_char_p
-        self._model = lib.cnncc_model_create(str(d / "weights.bin").encode())
+        self._lib = _load_library(d / LIBRARY, self.meta)
+        self.inputs = _library_signature(self._lib, "input", d / LIBRARY)
+        self.outputs = _library_signature(self._lib, "output", d / LIBRARY)
+        for key, got in (("inputs", self.inputs), ("outputs", self.outputs)):
+            if self.meta[key] != got:
+                raise ModelLoadError(f"{d / META} does not match {d / LIBRARY}: {key} {self.meta[key]} in the "
+                                     f"file, {got} in the library; recompile the artifact")
+        self._signature = artifacts.signature_graph(self.meta)
+        weights = d / WEIGHTS
+        if not weights.is_file():
+            raise ModelLoadError(f"{weights} is missing or not a regular file; recompile the artifact")
+        self._model = self._lib.cnncc_model_create(str(weights).encode())
         if not self._model:
-            raise BackendError(f"{directory}: {lib.cnncc_last_error().decode()}")
+            raise ModelLoadError(f"{d}: {self._lib.cnncc_last_error().decode(errors='replace')}")
 
     @property
     def input_names(self) -> list[str]:
@@ -168,27 +225,112 @@ class ExportedModel:
                 f"outputs={self.output_names}>")
 
     def run(self, feeds) -> dict[str, np.ndarray]:
-        ins = []
-        for spec in self.inputs:
-            if spec["name"] not in feeds:
-                raise UsageError(f"missing input {spec['name']}")
-            arr = np.ascontiguousarray(feeds[spec["name"]], dtype=spec["dtype"])
-            if list(arr.shape) != spec["shape"]:
-                raise ShapeError(f"input {spec['name']}: got shape {list(arr.shape)}, compiled for {spec['shape']}")
-            ins.append(arr)
-        outs = [alloc_like(s["shape"], s["dtype"]) for s in self.outputs]
-        self._lib.cnncc_model_set_num_threads(self._model, num_threads())
+        if not isinstance(feeds, Mapping):
+            raise UsageError(f"run() takes a dict {{input name: array}}, got {type(feeds).__name__}; "
+                             f"to pass arrays in order, call the model itself")
+        feeds = check_feeds(self._signature, feeds)
+        ins = [feeds[s["name"]] for s in self.inputs]
+        outs = [alloc_like(s["shape"], s["dtype"]) for s in self.outputs]  # sized by the library
+        if self._lib.cnncc_model_set_num_threads(self._model, min(num_threads(), MAX_THREADS)):
+            raise UsageError(self._lib.cnncc_last_error().decode())
         in_ptrs, out_ptrs = pointer_array(ins), pointer_array(outs)
         rc = self._lib.cnncc_model_run(self._model, ctypes.addressof(in_ptrs), ctypes.addressof(out_ptrs))
         if rc:
             err = RunError if rc == RUN_INDEX_ERROR else BackendError
-            raise err(self._lib.cnncc_last_error().decode())
+            raise err(self._lib.cnncc_last_error().decode(errors="replace"))
         return {s["name"]: o for s, o in zip(self.outputs, outs)}
 
     def __del__(self):
         if getattr(self, "_model", None):
             self._lib.cnncc_model_destroy(self._model)
             self._model = None
+
+
+MAX_THREADS = 256  # model.h: CNNCC_MAX_THREADS
+
+
+def _read_meta(d: Path) -> dict:
+    """meta.json, checked for every key the loader reads (types included)."""
+    meta = artifacts.read_meta(d)
+    where = str(d / META)
+    if meta["target"] != "llvm":
+        raise ModelLoadError(f"{where}: target {meta['target']!r} is not an llvm artifact")
+    artifacts.check_signature(meta, where)
+    files = meta.get("files")
+    ok = (isinstance(meta.get("build_id"), str) and isinstance(files, dict)
+          and isinstance(files.get("library_sha256"), str) and isinstance(files.get("library_bytes"), int))
+    if not ok:
+        raise ModelLoadError(f"{where}: no build id or library hash (made by an older cnncc, or edited); "
+                             f"recompile the artifact")
+    return meta
+
+
+# Libraries loaded in this process, by build id. The dynamic loader caches by path, so a
+# folder recompiled in this process would give back the old library: each build is loaded
+# from a private copy named for its id instead (equal ids mean equal libraries).
+_LIBRARIES: dict[str, ctypes.CDLL] = {}
+_LIBRARIES_LOCK = threading.Lock()
+
+
+def _load_library(path: Path, meta: dict) -> ctypes.CDLL:
+    """Check the file before the dynamic loader maps it (a truncated library would be a
+    SIGBUS, not an error), then load that checked copy."""
+    data = artifacts.read_regular_file(path)
+    files, build_id = meta["files"], meta["build_id"]
+    if not data.startswith(b"\x7fELF"):
+        raise ModelLoadError(f"{path} is not an ELF shared library; recompile the artifact")
+    if len(data) != files["library_bytes"] or hashlib.sha256(data).hexdigest() != files["library_sha256"]:
+        raise ModelLoadError(f"{path} does not match {path.parent / META} (truncated, or from another build); "
+                             f"recompile the artifact")
+    with _LIBRARIES_LOCK:
+        if build_id not in _LIBRARIES:
+            _LIBRARIES[build_id] = _declare(_dlopen_copy(data, build_id, path))
+        lib = _LIBRARIES[build_id]
+    if lib.cnncc_build_id().decode(errors="replace") != build_id:
+        raise ModelLoadError(f"{path}: the library's build id differs from {path.parent / META}; recompile the artifact")
+    return lib
+
+
+def _dlopen_copy(data: bytes, build_id: str, path: Path) -> ctypes.CDLL:
+    with tempfile.TemporaryDirectory(prefix="cnncc-lib-") as tmp:
+        copy = Path(tmp) / f"libmodel-{build_id}.so"
+        copy.write_bytes(data)
+        try:
+            return ctypes.CDLL(str(copy))  # stays mapped after the copy is removed
+        except OSError as exc:
+            raise ModelLoadError(f"{path}: cannot load the library: {exc}") from exc
+
+
+def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
+    try:
+        lib.cnncc_build_id.restype = ctypes.c_char_p
+    except AttributeError as exc:
+        raise ModelLoadError(f"{lib._name}: not a library built by this cnncc (no cnncc_build_id)") from exc
+    lib.cnncc_model_create.restype = ctypes.c_void_p
+    lib.cnncc_model_create.argtypes = [ctypes.c_char_p]
+    lib.cnncc_model_destroy.argtypes = [ctypes.c_void_p]
+    lib.cnncc_model_run.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+    lib.cnncc_model_set_num_threads.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    lib.cnncc_last_error.restype = ctypes.c_char_p
+    for kind in ("input", "output"):
+        getattr(lib, f"cnncc_{kind}_name").restype = ctypes.c_char_p
+        getattr(lib, f"cnncc_{kind}_shape").restype = ctypes.POINTER(ctypes.c_int64)
+    return lib
+
+
+def _library_signature(lib: ctypes.CDLL, kind: str, path: Path) -> list[dict]:
+    """[{name, shape, dtype}] of the inputs or outputs, as the library itself declares them."""
+    specs = []
+    for i in range(getattr(lib, f"cnncc_num_{kind}s")()):
+        raw_name = getattr(lib, f"cnncc_{kind}_name")(i)
+        code = getattr(lib, f"cnncc_{kind}_dtype")(i)
+        ndim = getattr(lib, f"cnncc_{kind}_ndim")(i)
+        if raw_name is None or code not in CODE_DTYPES or not 0 <= ndim <= 64:
+            raise ModelLoadError(f"{path}: {kind} {i} has an invalid declaration (dtype code {code}, rank {ndim})")
+        shape = getattr(lib, f"cnncc_{kind}_shape")(i)
+        specs.append({"name": raw_name.decode("utf-8", errors="replace"), "shape": [shape[d] for d in range(ndim)],
+                      "dtype": CODE_DTYPES[code]})
+    return specs
 
 
 def load_exported(directory) -> ExportedModel:

@@ -186,6 +186,6 @@ class JitExecutable:
         vals = list(res.values())
         return vals[0] if len(vals) == 1 else vals
 
-    def export(self, directory: str) -> str:
+    def export(self, directory: str, force: bool = False) -> str:
         from .export import export
-        return export(self, directory)
+        return export(self, directory, force)

@@ -12,11 +12,30 @@
  *
  * Buffers are dense, C-contiguous (row-major) arrays of the declared dtype and shape; query
  * them with cnncc_input_* / cnncc_output_*. cnncc_model_run_tensors() takes shape- and
- * dtype-annotated tensors and checks them instead of trusting the caller. A model object
- * owns its workspace: use one model object per thread that runs concurrently.
+ * dtype-annotated tensors and checks them instead of trusting the caller.
+ *
+ * One export = one build: libmodel.so, weights.bin and meta.json carry the same build id
+ * (cnncc_build_id()); cnncc_model_create() refuses a weights.bin of another build with
+ * CNNCC_ERR_IO. A recompile replaces the folder's files by rename, so a process that has
+ * the old library loaded keeps running on the old files.
+ *
+ * Concurrency: every function may be called from any thread. cnncc_model_run() and
+ * cnncc_model_run_tensors() may run concurrently on the same model object: each run takes a
+ * workspace of its own from the model's pool (which grows to the number of runs in flight;
+ * a run that cannot allocate another waits for one to be released), so results are those of
+ * serial runs. The caller must not write a run's input or read its outputs while it runs,
+ * nor share one output buffer between concurrent runs. cnncc_model_set_num_threads() may
+ * race with runs (a run uses the count it reads when it starts). cnncc_model_destroy()
+ * must not be called while a run on that model is in flight, nor twice.
+ *
+ * Errors: functions that return int return CNNCC_OK (0) or one of the codes below;
+ * cnncc_model_create() returns NULL; every failure (including a signature query with an
+ * index out of range, which returns NULL, 0 or -1) leaves a message for
+ * cnncc_last_error() in the calling thread.
  *
  * Threads: kernels split their work across an OpenMP (libgomp) team. The count comes from
- * $CNNCC_NUM_THREADS when the model is created (default: all cores) and can be changed
+ * $CNNCC_NUM_THREADS when the model is created (default: all cores; values above
+ * CNNCC_MAX_THREADS are clamped, unparsable ones mean the default) and can be changed
  * with cnncc_model_set_num_threads(). libgomp's idle threads spin ~300k iterations by
  * default; GOMP_SPINCOUNT=10000 (what the Python runtime sets) bridges the gaps between a
  * model's kernels and soon gives the core back. On machines whose cores are busy with other
@@ -42,15 +61,19 @@ typedef enum {
 /* return codes */
 enum {
     CNNCC_OK = 0,
-    CNNCC_ERR_ARGUMENT = 1, /* NULL pointer, wrong number of tensors */
+    CNNCC_ERR_ARGUMENT = 1, /* NULL pointer, wrong number of tensors, value out of range */
     CNNCC_ERR_SHAPE = 2,    /* a tensor's shape differs from the compiled one */
     CNNCC_ERR_DTYPE = 3,    /* a tensor's element type differs */
-    CNNCC_ERR_IO = 4,       /* weights file missing, unreadable or of the wrong size */
+    CNNCC_ERR_IO = 4,       /* weights file missing, unreadable, not a regular file, of the
+                               wrong size or of another build */
     CNNCC_ERR_MEMORY = 5,   /* out of memory */
     CNNCC_ERR_INDEX = 6     /* an input's values index outside a tensor (e.g. Gather indices):
                                the run stopped without reading out of bounds; outputs are
                                unspecified */
 };
+
+/* the largest thread count cnncc_model_set_num_threads() accepts */
+#define CNNCC_MAX_THREADS 256
 
 typedef struct cnncc_model cnncc_model;
 
@@ -62,8 +85,10 @@ typedef struct {
 } cnncc_tensor;
 
 /* Load the weights (weights_path NULL: "weights.bin" in the directory of libmodel.so) and
- * allocate the workspace. NULL on failure: see cnncc_last_error(). */
+ * allocate a workspace. NULL on failure: see cnncc_last_error(). Each call makes an
+ * independent model object. */
 cnncc_model *cnncc_model_create(const char *weights_path);
+/* NULL is a no-op. */
 void cnncc_model_destroy(cnncc_model *model);
 
 /* Run on raw buffers in declared order (no checks beyond NULL pointers). 0 on success. */
@@ -73,14 +98,15 @@ int cnncc_model_run(cnncc_model *model, const void *const *inputs, void *const *
 int cnncc_model_run_tensors(cnncc_model *model, const cnncc_tensor *inputs, int num_inputs,
                             const cnncc_tensor *outputs, int num_outputs);
 
-/* Threads used by the next runs (0: all cores). */
-void cnncc_model_set_num_threads(cnncc_model *model, int num_threads);
+/* Threads used by the next runs (0: all cores; 0..CNNCC_MAX_THREADS, else
+ * CNNCC_ERR_ARGUMENT and the count is unchanged). get: -1 for a NULL model. */
+int cnncc_model_set_num_threads(cnncc_model *model, int num_threads);
 int cnncc_model_get_num_threads(const cnncc_model *model);
 
-/* The model's signature. */
+/* The model's signature. Indices run from 0 to cnncc_num_inputs() / cnncc_num_outputs() - 1. */
 int cnncc_num_inputs(void);
 int cnncc_num_outputs(void);
-const char *cnncc_input_name(int i);
+const char *cnncc_input_name(int i);       /* UTF-8, the ONNX name */
 const char *cnncc_output_name(int i);
 cnncc_dtype cnncc_input_dtype(int i);
 cnncc_dtype cnncc_output_dtype(int i);
@@ -90,10 +116,13 @@ const int64_t *cnncc_input_shape(int i);   /* ndim entries */
 const int64_t *cnncc_output_shape(int i);
 int64_t cnncc_input_numel(int i);
 int64_t cnncc_output_numel(int i);
-int64_t cnncc_workspace_bytes(void);       /* the arena each model object allocates */
-int64_t cnncc_weights_bytes(void);
+int64_t cnncc_workspace_bytes(void);       /* one workspace; a model object has one per concurrent run */
+int64_t cnncc_weights_bytes(void);         /* the blob the kernels read (weights.bin adds a 64-byte trailer) */
 
-/* Message of the last failure in this thread ("" if none). */
+/* The build this library belongs to (hex; the same string as "build_id" in meta.json). */
+const char *cnncc_build_id(void);
+
+/* Message of the last failure in this thread ("" if none). Never NULL. */
 const char *cnncc_last_error(void);
 
 #ifdef __cplusplus
