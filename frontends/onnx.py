@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from cnncc.errors import ModelLoadError, ShapeError, UnsupportedDtypeError, UnsupportedOpError
+from cnncc.errors import ModelLoadError, ShapeError, UnsupportedDtypeError, UnsupportedOpError, UsageError
 from cnncc.ir import Graph, Node, TensorType, Value
 from cnncc.ops import evaluate, get_op
+from cnncc.ops.nn import check_window
 from cnncc.ops.shapes import normalize_axis, resolve_auto_pad
 from cnncc.ops.tensor import normalize_slice
 
@@ -63,6 +64,13 @@ def load_model(source: str | os.PathLike | Any):
 
     if isinstance(source, onnx.ModelProto):
         model = source
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        model = _model_from_bytes(bytes(source))
+    elif not isinstance(source, (str, os.PathLike)):
+        raise UsageError(
+            f"cnncc.compile takes a path to an .onnx file, an onnx.ModelProto or its serialized bytes, "
+            f"got {type(source).__name__}"
+        )
     else:
         path = Path(source)
         if not path.exists():
@@ -84,6 +92,47 @@ def load_model(source: str | os.PathLike | Any):
         onnx.checker.check_model(model)
     except Exception as exc:  # noqa: BLE001 - checker raises ValidationError and friends
         raise ModelLoadError(f"invalid ONNX model: {_first_line(exc)} (onnx.checker rejects it; re-export the model)") from exc
+    _check_types(model)
+    return model
+
+
+def _check_types(model) -> None:
+    """Refuse tensors of a type an op does not take (a Conv over uint8, say): onnx.checker
+    leaves that to shape inference, and cnncc's integer widening would otherwise compute
+    something no runtime would. Other inference complaints are left to cnncc's own shape
+    functions, which name the node."""
+    import onnx
+
+    try:
+        onnx.shape_inference.infer_shapes(model, check_type=True)
+    except onnx.shape_inference.InferenceError as exc:
+        text = _first_line(exc)
+        if "unsupported type" in text or "type mismatch" in text.lower():
+            raise UnsupportedDtypeError(f"invalid ONNX model: {text} (the op does not take that element type)") from exc
+    except (ValueError, RuntimeError):  # too large to serialize for inference, and the like
+        pass
+
+
+def _model_from_bytes(data: bytes):
+    import onnx
+    from onnx.external_data_helper import uses_external_data
+
+    try:
+        model = onnx.load_model_from_string(data)
+    except Exception as exc:  # noqa: BLE001 - protobuf raises several unrelated types
+        raise ModelLoadError(
+            f"the bytes given to cnncc.compile are not a valid ONNX model (protobuf parse failed: {_first_line(exc)}); "
+            "pass ModelProto.SerializeToString() of a model"
+        ) from exc
+    if not model.graph.node and not model.graph.output:
+        raise ModelLoadError("the bytes given to cnncc.compile are not a valid ONNX model (they hold no graph)")
+    external = [t.name for t in model.graph.initializer if uses_external_data(t)]
+    if external:
+        # external files are named relative to the model's folder, which bytes do not have
+        raise ModelLoadError(
+            f"the model given as bytes keeps initializer(s) {', '.join(external[:3])} in external data files; "
+            "pass the path of the .onnx file instead"
+        )
     return model
 
 
@@ -128,6 +177,34 @@ def _np_dtype(elem_type: int, where: str) -> str:
     return str(dtype)
 
 
+def tensor_array(tensor, where: str) -> np.ndarray:
+    """The array of a TensorProto, or a ModelLoadError when its data does not fit its dims
+    (onnx.checker only catches raw_data that is too short; numpy_helper would raise a bare
+    ValueError, or read the first bytes of too long a blob)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    dims = [int(d) for d in tensor.dims]
+    fixed_size = tensor.data_type not in (TensorProto.UNDEFINED, TensorProto.STRING) and tensor.data_type not in _PACKED_TYPES
+    if tensor.HasField("raw_data") and fixed_size:
+        try:
+            dtype = np.dtype(helper.tensor_dtype_to_np_dtype(tensor.data_type))
+        except Exception:  # noqa: BLE001 - an element type numpy lacks: _constant_array names it
+            dtype = None
+        if dtype is not None and len(tensor.raw_data) != math.prod(dims) * dtype.itemsize:
+            raise ModelLoadError(
+                f"{where} holds {len(tensor.raw_data)} bytes of data, its dims {dims} of {dtype} need "
+                f"{math.prod(dims) * dtype.itemsize}; the model file is corrupt: re-export it"
+            )
+    try:
+        return numpy_helper.to_array(tensor)
+    except (ValueError, TypeError) as exc:
+        raise ModelLoadError(f"{where}: its data does not fit its dims {dims} ({_first_line(exc)}); the model file is corrupt: re-export it") from exc
+
+
+# 4-bit types pack two elements a byte: their raw_data size is not numel * itemsize
+_PACKED_TYPES = {21, 22, 23, 25, 26}
+
+
 def _constant_array(arr: np.ndarray, where: str) -> np.ndarray:
     arr = np.asarray(arr)
     if arr.dtype.kind in "iu" and arr.dtype != np.int64 and arr.dtype != np.uint64:
@@ -144,11 +221,42 @@ def _constant_value(name: str, arr: np.ndarray) -> Value:
 
 
 # -- the importer --------------------------------------------------------------------------
+INT64_MAX = 2**63 - 1
+
+
+def checked_input_shapes(input_shapes) -> dict[str, tuple[int, ...]]:
+    """``input_shapes`` as {name: tuple of positive ints that fit int64}, or a UsageError."""
+    if input_shapes is None:
+        return {}
+    if not isinstance(input_shapes, Mapping):
+        raise UsageError(
+            f"input_shapes must be a dict of input name to shape, got a {type(input_shapes).__name__}; "
+            "e.g. input_shapes={'x': (1, 3, 224, 224)}"
+        )
+    shapes = {}
+    for name, dims in input_shapes.items():
+        where = f"input_shapes[{name!r}]"
+        if isinstance(dims, (str, bytes)) or not isinstance(dims, (Sequence, np.ndarray)):
+            raise UsageError(f"{where} must be a sequence of integers such as (1, 3, 224, 224), got {dims!r}")
+        shape = []
+        for d in dims:
+            if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)):
+                raise UsageError(f"{where}: {d!r} is not an integer; give whole dimensions such as (1, 3, 224, 224)")
+            shape.append(int(d))
+        if any(d > INT64_MAX for d in shape):
+            raise ShapeError(f"{where}: dimension {max(shape)} does not fit int64")
+        if not shape or min(shape) < 1:
+            raise ShapeError(f"{where}: dimensions must be positive, got {shape}")
+        shapes[str(name)] = tuple(shape)
+    return shapes
+
+
+
 class Importer:
     def __init__(self, model, input_shapes: Mapping[str, Sequence[int]] | None):
         self.model = model
         self.opset = _default_opset(model)
-        self.input_shapes = {k: tuple(int(d) for d in v) for k, v in (input_shapes or {}).items()}
+        self.input_shapes = checked_input_shapes(input_shapes)
         self.values: dict[str, Value] = {}
         self.nodes: list[Node] = []
         self.node_name = ""
@@ -234,7 +342,7 @@ class Importer:
         _reject_unsupported(g, self.opset)
         initializers = {t.name for t in g.initializer}
         for t in g.initializer:
-            arr = _constant_array(onnx.numpy_helper.to_array(t), f"initializer {t.name}")
+            arr = _constant_array(tensor_array(t, f"initializer {t.name!r}"), f"initializer {t.name}")
             self._taken.add(t.name)
             self.values[t.name] = _constant_value(t.name, arr)
         inputs = []
@@ -242,7 +350,11 @@ class Importer:
         self._check_input_shapes(real_inputs)
         for vi in real_inputs:
             dtype = _np_dtype(vi.type.tensor_type.elem_type, f"model input {vi.name}")
-            value = Value(vi.name, TensorType(self._static_shape(vi), dtype))
+            shape = self._static_shape(vi)
+            nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+            if nbytes > INT64_MAX:
+                raise ShapeError(f"input {vi.name}: shape {list(shape)} is too large ({nbytes:.3g} bytes does not fit int64); give a smaller --input-shape")
+            value = Value(vi.name, TensorType(shape, dtype))
             self._taken.add(vi.name)
             self.values[vi.name] = value
             inputs.append(value)
@@ -284,8 +396,6 @@ class Importer:
         for g_dim, d in zip(given, dims):
             if isinstance(d, int) and d != g_dim:
                 raise ShapeError(f"input {vi.name}: given shape {list(given)} conflicts with the declared {dims}; keep the fixed dimensions and set only the dynamic ones")
-            if g_dim < 0:
-                raise ShapeError(f"input {vi.name}: dimensions must not be negative, got {list(given)}")
         return given
 
 
@@ -430,11 +540,19 @@ def _prelu(imp: Importer, node, opset: int) -> None:
     imp.emit_node(node, "PRelu", [x, slope])
 
 
+def _check_window(imp: Importer, node, kernel, strides, dilations) -> None:
+    try:
+        check_window(node.op_type, kernel, strides, dilations)
+    except ShapeError as exc:
+        raise ShapeError(f"node {imp.node_name} ({node.op_type}): {exc}; the model is invalid: re-export it") from None
+
+
 def _spatial_attrs(imp: Importer, node, x: Value, kernel: Sequence[int], with_dilations: bool = True) -> dict:
     a = attrs_of(node)
     sp = x.type.rank - 2
     strides = list(a.get("strides", [1] * sp))
     dilations = list(a.get("dilations", [1] * sp)) if with_dilations else [1] * sp
+    _check_window(imp, node, kernel, strides, dilations)  # before auto_pad divides by the strides
     auto_pad = a.get("auto_pad", "NOTSET")
     if auto_pad in ("NOTSET", ""):
         pads = list(a.get("pads", [0] * (2 * sp)))
@@ -469,6 +587,7 @@ def _conv_transpose(imp: Importer, node, opset: int) -> None:
     auto_pad = a.get("auto_pad", "NOTSET")
     pads = list(a.get("pads", [0] * (2 * sp)))
     out_shape = a.get("output_shape")
+    _check_window(imp, node, kernel, strides, dilations)
     if out_shape is not None or auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         wanted = list(out_shape)[-sp:] if out_shape is not None else [x.shape[2 + i] * strides[i] for i in range(sp)]
         begins, ends = [], []
@@ -584,7 +703,7 @@ def _constant(imp: Importer, node, opset: int) -> None:
 
     a = attrs_of(node)
     if "value" in a:
-        arr = numpy_helper.to_array(a["value"]) if not isinstance(a["value"], np.ndarray) else a["value"]
+        arr = tensor_array(a["value"], f"node {imp.node_name} (Constant value)") if not isinstance(a["value"], np.ndarray) else a["value"]
     elif "value_float" in a:
         arr = np.array(a["value_float"], dtype=np.float32)
     elif "value_floats" in a:
@@ -608,7 +727,7 @@ def _constant_of_shape(imp: Importer, node, opset: int) -> None:
     a = attrs_of(node)
     value = np.zeros(1, dtype=np.float32)
     if "value" in a:
-        value = _constant_array(numpy_helper.to_array(a["value"]), f"node {imp.node_name} (value)")
+        value = _constant_array(tensor_array(a["value"], f"node {imp.node_name} (value)"), f"node {imp.node_name} (value)")
     imp.emit_node(node, "ConstantOfShape", [], {"shape": shape, "value": value.reshape(-1)[0].item(), "dtype": str(value.dtype)})
 
 
