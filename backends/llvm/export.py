@@ -2,8 +2,13 @@
 
     out/libmodel.so   generated kernels (object file from LLVM) + the C runtime (c/runtime.c)
     out/model.h       the documented C API (c/model.h)
-    out/weights.bin   the weight blob, mmap'ed by cnncc_model_create()
-    out/meta.json     signature, target, memory plan, kernels, timings
+    out/weights.bin   the weight blob, mmap'ed by cnncc_model_create(), + a trailer with the build id
+    out/meta.json     signature, target, memory plan, kernels, timings, build id, library hash
+
+The build id (a hash of the code and the weights) is compiled into the library, written into
+weights.bin's trailer and meta.json: the C runtime refuses weights of another build, the
+Python loader a meta.json or library of another build. The folder is built beside ``out``
+and swapped in whole (cnncc.artifacts.staged_dir).
 
 The shared library is linked with the system C compiler (``$CC``, default ``cc``) and libgomp
 (``-fopenmp``).

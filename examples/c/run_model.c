@@ -113,7 +113,8 @@ int main(int argc, char **argv) {
             fclose(f);
         }
     }
-    printf("time %.3f ms per run (%d runs, %d threads requested)\n", ms, repeats, cnncc_model_get_num_threads(model));
+    printf("time %.3f ms per run (%d runs, %d threads requested, build %s)\n", ms, repeats,
+           cnncc_model_get_num_threads(model), cnncc_build_id());
     for (int i = 0; i < ni; i++) free(in[i]);
     for (int o = 0; o < no; o++) free(out[o]);
     free(in);
