@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from cnncc.errors import ShapeError, UnsupportedOpError, UsageError
+from cnncc.errors import ShapeError, UnsupportedDtypeError, UnsupportedOpError, UsageError
 from cnncc.ir import Graph, Node
 
 
@@ -20,10 +20,19 @@ class Executable(Protocol):
 
 
 def check_feeds(graph: Graph, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Inputs as contiguous arrays of the declared dtype and shape, or a ShapeError that says why."""
+    """Inputs as contiguous arrays of the declared dtype and shape, or a CnnccError that says why.
+
+    Arrays of another dtype are converted only where that keeps their values: float32 inputs
+    take any float or integer array, integer inputs integer arrays whose values fit, bool
+    inputs only bool; strings, complex numbers, objects and bools fed to numbers are refused."""
+    if not isinstance(feeds, Mapping):
+        raise UsageError(
+            f"run() takes a dict of input name to array, got a {type(feeds).__name__}; "
+            "call the model, m(x), for positional inputs"
+        )
     expected = {v.name: v for v in graph.inputs}
     missing = [n for n in expected if n not in feeds]
-    extra = [n for n in feeds if n not in expected]
+    extra = [str(n) for n in feeds if n not in expected]
     if missing or extra:
         parts = []
         if missing:
@@ -33,18 +42,55 @@ def check_feeds(graph: Graph, feeds: Mapping[str, np.ndarray]) -> dict[str, np.n
         raise UsageError(f"{'; '.join(parts)} (the model takes: {', '.join(expected)})")
     checked = {}
     for name, value in expected.items():
-        arr = np.asarray(feeds[name])
+        arr = _input_array(name, feeds[name], value)
         if tuple(arr.shape) != value.shape:
             raise ShapeError(
                 f"input {name}: got shape {list(arr.shape)}, the model was compiled for {list(value.shape)}; "
                 f"feed that shape, or recompile with --input-shape {name}={','.join(map(str, arr.shape))}"
             )
-        if str(arr.dtype) != value.dtype:
-            if not np.can_cast(arr.dtype, value.dtype, casting="same_kind"):
-                raise ShapeError(f"input {name}: got dtype {arr.dtype}, the model takes {value.dtype}; convert the input")
-            arr = arr.astype(value.dtype)
-        checked[name] = np.ascontiguousarray(arr)
+        checked[name] = np.ascontiguousarray(_cast_input(name, arr, value.dtype))
     return checked
+
+
+def _input_array(name: str, raw: Any, value) -> np.ndarray:
+    takes = f"the model takes {value.dtype} of shape {list(value.shape)}"
+    if isinstance(raw, np.ndarray):
+        return raw
+    if raw is None or isinstance(raw, (str, bytes, dict, set)):
+        raise UsageError(f"input {name}: got a {type(raw).__name__}, {takes}")
+    try:
+        arr = np.asarray(raw)
+    except (ValueError, TypeError):
+        raise UsageError(f"input {name}: got a {type(raw).__name__} that is not an array (ragged nesting?), {takes}") from None
+    if arr.dtype.kind == "O":
+        raise UsageError(f"input {name}: got a {type(raw).__name__} that is not an array of numbers, {takes}")
+    return arr
+
+
+def _cast_input(name: str, arr: np.ndarray, dtype: str) -> np.ndarray:
+    want = np.dtype(dtype)
+    if arr.dtype == want:
+        return arr
+    src = arr.dtype
+    if src.kind == "b" or want.kind == "b":
+        castable = src.kind == want.kind
+    elif want.kind == "f":
+        castable = src.kind in "fiu"  # rounded to float32 like every value the model computes
+    elif want.kind in "iu":
+        castable = src.kind in "iu"
+    else:
+        castable = False
+    if not castable:
+        raise UnsupportedDtypeError(
+            f"input {name}: got an array of dtype {src}, the model takes {dtype}; "
+            f"convert it (e.g. x.astype(np.{dtype})) if its values mean {dtype} values"
+        )
+    if want.kind in "iu" and arr.size and not np.can_cast(src, want, casting="safe"):
+        info = np.iinfo(want)
+        lo, hi = arr.min(), arr.max()
+        if lo < info.min or hi > info.max:
+            raise UnsupportedDtypeError(f"input {name}: got {src} values past {dtype} (from {lo} to {hi}), the model takes {dtype}")
+    return arr.astype(want)
 
 
 class LoweringTable:

@@ -8,6 +8,8 @@ __version__ = "0.1.0"
 
 
 def compile(*args, **kwargs):  # noqa: A001
+    """Compile a model (a path to an .onnx file, an onnx.ModelProto or its serialized bytes)
+    for a target; see ``cnncc.compiler.compile``."""
     from cnncc.compiler import compile as _compile
 
     return _compile(*args, **kwargs)

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cnncc import __version__
-from cnncc.errors import CnnccError, UsageError
+from cnncc.errors import CnnccError, ShapeError, UsageError
 
 app = typer.Typer(
     name="cnncc",
@@ -71,6 +71,8 @@ def parse_input_shapes(specs: list[str] | None) -> dict[str, tuple[int, ...]]:
                 raise ValueError
         except ValueError:
             raise UsageError(f"--input-shape {spec!r}: expected NAME=D1,D2,... with positive integers, e.g. x=1,3,224,224") from None
+        if max(shape) > 2**63 - 1:
+            raise UsageError(f"--input-shape {spec!r}: dimension {max(shape)} does not fit int64")
         shapes[name] = shape
     return shapes
 
@@ -238,6 +240,8 @@ def run(
     arch: ArchOpt = None,
 ) -> None:
     """Run a model (or a compiled artifact directory) and print its outputs."""
+    if output is not None and output.is_dir():
+        raise UsageError(f"--output {output} is a folder; give a file name for the outputs, e.g. {output / 'outputs.npz'}")
     if Path(model).is_dir():
         import cnncc
 
@@ -245,7 +249,8 @@ def run(
     else:
         compiled = _compile(model, target, input_shape, opt_level, disable_pass, print_after, pass_stats, **backend_options(db, cpu, arch))
     feeds = load_inputs(input) or random_inputs(compiled.graph, seed)
-    results = compiled.run(feeds)
+    with np.errstate(all="ignore"):  # NaN or inf outputs are the model's result, not a warning
+        results = compiled.run(feeds)
 
     table = Table(title=f"outputs ({compiled.target})")
     for col in ("name", "shape", "dtype", "min", "max", "mean", "first values"):
@@ -270,14 +275,11 @@ def _check_against_reference(compiled, feeds, results) -> None:
     graph = compiled.source_graph
     if graph is None:
         raise UsageError("--check needs the model: run the .onnx file with --target instead of a compiled artifact")
-    expected = interpret(graph, feeds)
+    with np.errstate(all="ignore"):
+        expected = interpret(graph, feeds)
     worst_ok = True
     for name, ref in expected.items():
-        got = np.asarray(results[name], dtype=np.float64)
-        ref = np.asarray(ref, dtype=np.float64)
-        abs_err = float(np.abs(got - ref).max()) if ref.size else 0.0
-        rel_err = float((np.abs(got - ref) / np.maximum(np.abs(ref), 1e-6)).max()) if ref.size else 0.0
-        ok = np.allclose(got, ref, rtol=1e-3, atol=1e-4)
+        ok, abs_err, rel_err = outputs_agree(results[name], ref)
         worst_ok &= ok
         out.print(f"check {name}: max abs err {abs_err:.3g}, max rel err {rel_err:.3g} -> {'ok' if ok else 'MISMATCH'} (rtol 1e-3, atol 1e-4)")
     if not worst_ok:
@@ -286,11 +288,44 @@ def _check_against_reference(compiled, feeds, results) -> None:
         raise BackendError(f"target {compiled.target} disagrees with the reference backend")
 
 
+def outputs_agree(got, ref, rtol: float = 1e-3, atol: float = 1e-4) -> tuple[bool, float, float]:
+    """(close enough, max abs error, max rel error) of an output against the reference's.
+    NaNs and infinities in the same places agree (a model that computes log(-1) computes it
+    on every target); a NaN against a number is an error of NaN."""
+    got = np.asarray(got, dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
+    if got.shape != ref.shape:
+        return False, float("nan"), float("nan")
+    if not ref.size:
+        return True, 0.0, 0.0
+    same = (got == ref) | (np.isnan(got) & np.isnan(ref))
+    with np.errstate(all="ignore"):
+        diff = np.where(same, 0.0, np.abs(got - ref))
+        rel = np.where(same, 0.0, diff / np.maximum(np.abs(ref), 1e-6))
+    if np.isnan(diff).any():
+        abs_err = rel_err = float("nan")
+    else:
+        abs_err, rel_err = float(diff.max()), float(rel.max())
+    ok = bool(np.allclose(got, ref, rtol=rtol, atol=atol, equal_nan=True))
+    return ok, abs_err, rel_err
+
+
 def _write_npz(path: Path, arrays: dict) -> None:
+    """An .npz of ``arrays`` at exactly ``path``: np.savez appends ".npz" to other names (and
+    its keyword interface cannot take outputs named ``file`` or ``allow_pickle``), so the zip is
+    written here the way np.savez writes it."""
+    import zipfile
+
     from cnncc.artifacts import atomic_path
 
-    with atomic_path(path) as tmp:
-        np.savez(tmp, **arrays)
+    try:
+        with atomic_path(path) as tmp:
+            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+                for name, arr in arrays.items():
+                    with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
+                        np.lib.format.write_array(member, np.asanyarray(arr), allow_pickle=False)
+    except OSError as exc:
+        raise UsageError(f"--output {path}: cannot write it ({exc.strerror or exc})") from None
 
 
 @app.command(name="compile")
@@ -460,6 +495,10 @@ def bench(
     db: DbOpt = None,
 ) -> None:
     """Benchmark cnncc's generated code against onnxruntime / TVM, interleaved, with medians and ratios."""
+    from cnncc.bench.report import require_plotting
+
+    if plot is not None:
+        require_plotting()  # before any model runs, not after the whole measurement
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from cnncc import zoo as zoo_models
@@ -552,6 +591,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted", markup=False)
         return 130
+    except MemoryError as exc:
+        # too big for this machine (random inputs, a reference run), not a bug
+        if _state["debug"]:
+            raise
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else "an allocation failed"
+        err.print(f"error: not enough memory ({detail}); use smaller inputs (--input-shape) or a machine with more memory",
+                  soft_wrap=True, markup=False)
+        return ShapeError.exit_code
     except Exception as exc:
         if _state["debug"]:
             raise

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from cnncc.errors import UsageError
+from cnncc.errors import ShapeError, UsageError
 from cnncc.ir import Graph
 
 
@@ -31,7 +32,14 @@ class CompiledModel:
         return [v.name for v in self.graph.outputs]
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return self._executable.run(feeds)
+        """Outputs by name for inputs by name. Inputs of another dtype are converted where
+        that keeps their values (float64 or uint8 to a float32 input); others are refused."""
+        from cnncc.backends.base import check_feeds
+
+        # every executable checks too; checking here also covers loaded artifacts
+        feeds = check_feeds(self.graph, feeds)
+        with _out_of_memory("run the model"):
+            return self._executable.run(feeds)
 
     def __call__(self, *args: np.ndarray):
         """Positional inputs in model order; one output comes back bare, several as a tuple."""
@@ -72,8 +80,19 @@ class CompiledModel:
         return f"<CompiledModel {self.graph.name} target={self.target} inputs={self.input_names} outputs={self.output_names}>"
 
 
+@contextmanager
+def _out_of_memory(what: str) -> Iterator[None]:
+    """A MemoryError (inputs too big for this machine) as the one-line error users get for
+    any input that does not fit."""
+    try:
+        yield
+    except MemoryError as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else "an allocation failed"
+        raise ShapeError(f"not enough memory to {what} ({detail}); use smaller input shapes") from None
+
+
 def import_model(model: Any, input_shapes: Mapping[str, Sequence[int]] | None = None) -> Graph:
-    """A Graph from an ONNX path or ModelProto (a Graph passes through)."""
+    """A Graph from an ONNX path, ModelProto or serialized ModelProto bytes (a Graph passes through)."""
     if isinstance(model, Graph):
         return model
     from cnncc.frontends.onnx import import_onnx
@@ -91,12 +110,15 @@ def compile(  # noqa: A001 - the public name users expect
     pass_records: list | None = None,
     **backend_options: Any,
 ) -> CompiledModel:
-    """Compile ``model`` (path, onnx.ModelProto or Graph) for ``target``."""
+    """Compile ``model`` for ``target``: a path to an .onnx file, an onnx.ModelProto, its
+    serialized bytes (``ModelProto.SerializeToString()``; external data needs the path) or a
+    Graph. ``input_shapes``: {input name: shape} for inputs with dynamic dimensions."""
     from cnncc.backends import get_backend
     from cnncc.passes.manager import optimize
 
     backend, options = get_backend(target)
-    source = import_model(model, input_shapes)
-    graph = optimize(source, opt_level, disable=disable_passes, print_after=print_after, records=pass_records)
-    executable = backend.build(graph, **options, **backend_options)
+    with _out_of_memory("compile the model"):
+        source = import_model(model, input_shapes)
+        graph = optimize(source, opt_level, disable=disable_passes, print_after=print_after, records=pass_records)
+        executable = backend.build(graph, **options, **backend_options)
     return CompiledModel(graph, executable, target, source_graph=source)

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from cnncc.artifacts import atomic_path
 from cnncc.bench.measure import Case, geomean
+from cnncc.errors import UsageError
 
 
 def machine_info(peak=None) -> dict:
@@ -182,7 +183,17 @@ def _finite(value):
     return value
 
 
+def require_plotting() -> None:
+    """A UsageError naming the extra to install when matplotlib is missing: ``bench --plot``
+    checks this before it spends minutes measuring."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise UsageError("--plot needs matplotlib: pip install 'cnncc[bench]' (or pip install matplotlib), or drop --plot") from None
+
+
 def write_plot(path: Path, cases: list[Case], title: str) -> None:
+    require_plotting()
     import matplotlib
 
     matplotlib.use("Agg")

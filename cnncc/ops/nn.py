@@ -30,13 +30,25 @@ POOL_ATTRS = {
 }
 
 
-def _check_spatial(op, x: TensorType, a) -> int:
+def check_window(op: str, kernel, strides, dilations) -> None:
+    """Kernel, strides and dilations of a sliding window are positive (a stride of 0 would
+    divide by zero, a kernel of 0 reads nothing)."""
+    for key, values in (("kernel_shape", kernel), ("strides", strides), ("dilations", dilations)):
+        if any(int(v) < 1 for v in values):
+            raise ShapeError(f"{op} {key} {list(values)} must be positive")
+
+
+def _check_spatial(op, x: TensorType, a, negative_pads: bool = False) -> int:
     sp = x.rank - 2
     if sp < 1:
         raise ShapeError(f"{op} needs an input of rank >= 3, got {x}")
     for key, n in (("kernel_shape", sp), ("strides", sp), ("dilations", sp), ("pads", 2 * sp)):
         if len(a[key]) != n:
             raise ShapeError(f"{op}: {key}={list(a[key])} does not fit a {sp}-D input {x}")
+    check_window(op, a.kernel_shape, a.strides, a.dilations)
+    # ONNX pads are >= 0; only ConvTranspose uses negative ones (an output_shape beyond the full result)
+    if not negative_pads and min(a.pads, default=0) < 0:
+        raise ShapeError(f"{op} pads {list(a.pads)} must not be negative")
     return sp
 
 
@@ -70,6 +82,8 @@ def _windows(x: np.ndarray, a, fill: float, out_sizes: list[int]) -> np.ndarray:
 def _conv_types(types, a):
     x, w = types[0], types[1]
     sp = _check_spatial("Conv", x, a)
+    if a.group < 1:
+        raise ShapeError(f"Conv group {a.group} must be positive")
     if w.rank != x.rank:
         raise ShapeError(f"Conv: weight {w} and input {x} differ in rank")
     if x.shape[1] != w.shape[1] * a.group:
@@ -124,11 +138,19 @@ def conv(a, x, w, b=None):
 
 def _conv_transpose_types(types, a):
     x, w = types[0], types[1]
-    sp = _check_spatial("ConvTranspose", x, a)
+    sp = _check_spatial("ConvTranspose", x, a, negative_pads=True)
+    if a.group < 1:
+        raise ShapeError(f"ConvTranspose group {a.group} must be positive")
+    if w.rank != x.rank or tuple(w.shape[2:]) != tuple(a.kernel_shape):
+        raise ShapeError(f"ConvTranspose: kernel_shape {list(a.kernel_shape)} != weight {w}")
     if x.shape[1] != w.shape[0]:
         raise ShapeError(f"ConvTranspose: input has {x.shape[1]} channels, weight {w} expects {w.shape[0]}")
+    if x.shape[1] % a.group:
+        raise ShapeError(f"ConvTranspose: {x.shape[1]} input channels not divisible by group {a.group}")
     if len(a.output_padding) != sp:
         raise ShapeError(f"ConvTranspose: output_padding {list(a.output_padding)} does not fit {sp}-D input")
+    if min(a.output_padding, default=0) < 0:
+        raise ShapeError(f"ConvTranspose output_padding {list(a.output_padding)} must not be negative")
     out = []
     for i in range(sp):
         full = a.strides[i] * (x.shape[2 + i] - 1) + a.output_padding[i] + a.dilations[i] * (a.kernel_shape[i] - 1) + 1
@@ -236,7 +258,15 @@ def global_max_pool(a, x):
 
 
 # -- normalization -------------------------------------------------------------------------
-@defop("LRN", same_as_first, attrs={"size": REQUIRED, "alpha": 0.0001, "beta": 0.75, "bias": 1.0})
+def _lrn_types(types, a):
+    if a.size < 1:
+        raise ShapeError(f"LRN size {a.size} must be at least 1 (the number of channels summed)")
+    if types[0].rank < 2:
+        raise ShapeError(f"LRN needs an input of rank >= 2, got {types[0]}")
+    return same_as_first(types, a)
+
+
+@defop("LRN", _lrn_types, attrs={"size": REQUIRED, "alpha": 0.0001, "beta": 0.75, "bias": 1.0})
 def lrn(a, x):
     c = x.shape[1]
     sq = (x.astype(np.float64)) ** 2

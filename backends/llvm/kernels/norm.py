@@ -10,6 +10,7 @@ from llvmlite import ir
 
 from ..emit import F32, FAST, REASSOC, is_float
 from ..lowering import register
+from .pool import sum_scale
 from .strided import Access, broadcast_strides, contiguous_strides, emit_map
 
 
@@ -184,11 +185,18 @@ def reduce(k, in_shape, axes, kind: str, x=None, y=None, et=None):
     def absval(v):
         return em.intrinsic("fabs", [v]) if fl else b.select(b.icmp_signed("<", v, em.const(et, 0)), b.neg(v), v)
 
+    # a float mean sums terms scaled by a power of two (exact) so that values near float32's
+    # largest average to a finite number, as in the reference; the end multiplies it back
+    scale = sum_scale(R) if fl and kind == "mean" else 1.0
+
+    def scaled_add(a, v):
+        return add(a, b.fmul(v, em.fconst(scale), flags=FAST))
+
     big = (np.inf if fl else 1 if et.width == 8 else 2 ** (et.width - 1) - 1)  # i8 is bool
     small = (-np.inf if fl else 0 if et.width == 8 else -(2 ** (et.width - 1)))
     # kind -> (initial value, combine(acc, x))
     folds = {
-        "sum": (0, add), "mean": (0, add), "logsum": (0, add),
+        "sum": (0, add), "mean": (0, scaled_add if scale != 1.0 else add), "logsum": (0, add),
         "max": (small, vmax), "min": (big, vmin),
         "prod": (1, mul),
         "l1": (0, lambda a, v: add(a, absval(v))),
@@ -221,7 +229,7 @@ def reduce(k, in_shape, axes, kind: str, x=None, y=None, et=None):
             init, combine = folds[kind]
             res = fold(base, init, combine)
             if kind == "mean":
-                res = b.fmul(res, em.fconst(1.0 / max(R, 1))) if fl else b.sdiv(res, em.const(et, max(R, 1)))
+                res = b.fmul(res, em.fconst(1.0 / (max(R, 1) * scale))) if fl else b.sdiv(res, em.const(et, max(R, 1)))
             elif kind == "l2":
                 res = em.intrinsic("sqrt", [res]) if fl else em.cast(
                     em.intrinsic("sqrt", [em.cast(res, ir.DoubleType())], ir.DoubleType()), et)

@@ -2,9 +2,17 @@
 ceil_mode, count_include_pad), NCHW. One work item is one output row; for each kernel column
 the valid output range is known at compile time, so the inner loop has no bounds checks.
 Average pooling multiplies by a per-position reciprocal divisor computed at compile time.
-MaxPool also works on integer tensors."""
+MaxPool also works on integer tensors.
+
+Average pooling sums taps already scaled by 2**-e, 2**e >= the window size, and the divisor
+table holds 2**e / count: a window of values near float32's largest (3e38) sums to a finite
+number (as the reference's float64 sum does) instead of +inf. Scaling by a power of two is
+exact, so the results are the same as before except for inputs below ~1e-37 (subnormal after
+scaling), whose absolute error stays below window size x 2**-149."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from llvmlite import ir
@@ -28,6 +36,12 @@ def _geometry(x_shape, y_shape, a):
 
     return (pad3(x_shape[2:], 1), pad3(y_shape[2:], 1), pad3(a.kernel_shape, 1), pad3(a.strides, 1),
             pad3(a.dilations, 1), pad3(a.pads[:sp], 0), pad3(a.pads[sp:], 0))
+
+
+def sum_scale(n: int) -> float:
+    """2**-e for the smallest 2**e >= n: n terms scaled by it sum to at most the largest
+    of them, so no finite sum overflows."""
+    return 2.0 ** -math.ceil(math.log2(max(n, 1)))
 
 
 def _counts(size, out, k, s, d, pb, pe, include_pad):
@@ -55,7 +69,9 @@ def emit_pool(k, is_max, a, x, x_shape, y, y_shape, key, et=F32):
         cnt = [_counts(*g, inc) for g in ((D, OD, KD, sd, dd, pd, pd1), (H, OH, KH, sh, dh, ph, ph1),
                                           (W, OW, KW, sw, dw, pw, pw1))]
         div = np.einsum("i,j,k->ijk", *cnt)
-        recip = k.table(("pool.div", key), (1.0 / div).astype(np.float32).reshape(-1))
+        scale = sum_scale(KD * KH * KW)
+        recip = k.table(("pool.div", key), (1.0 / (div * scale)).astype(np.float32).reshape(-1))
+        tap_scale = em.fconst(scale)
     if fl:
         init = em.fconst(-np.inf if is_max else 0.0)
     else:
@@ -63,14 +79,15 @@ def emit_pool(k, is_max, a, x, x_shape, y, y_shape, key, et=F32):
 
     def combine(cur, v):
         if not is_max:
-            return b.fadd(cur, v, flags=FAST)
+            return b.fadd(cur, b.fmul(v, tap_scale, flags=FAST), flags=FAST)
         return em.fmax(cur, v) if fl else b.select(b.icmp_signed(">", v, cur), v, cur)
 
     if is_max and et == F32 and D == OD == KD == 1 and max_stride(sw) and KH > 1:
         _max_pool_separable(k, x, y, NC, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw)
         return
     if fl and et == F32 and D == OD == KD == 1 and max_stride(sw):
-        _pool_rows(k, is_max, x, y, NC, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw, None if is_max else recip)
+        _pool_rows(k, is_max, x, y, NC, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw,
+                   None if is_max else (recip, scale))
         return
     with k.parallel_loop(NC * OD * OH, KD * KH * KW * OW) as t:
         nc, od, oh = em.unravel(t, [NC, OD, OH])
@@ -99,11 +116,13 @@ def emit_pool(k, is_max, a, x, x_shape, y, y_shape, key, et=F32):
                 em.store(b.fmul(em.load(y, p, F32), d), y, p, F32)
 
 
-def _pool_rows(k, is_max, x, y, NC, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw, recip):
-    """2-D float pooling through window.window_rows (vectors along the output row)."""
+def _pool_rows(k, is_max, x, y, NC, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw, average):
+    """2-D float pooling through window.window_rows (vectors along the output row);
+    ``average``: (divisor table, tap scale) of an average pool."""
     em = k.em
     b = em.b
     fill = -np.inf if is_max else 0.0
+    recip, scale = average if average is not None else (None, 1.0)
 
     def init(p, w):
         return ir.Constant(ir.VectorType(F32, w), [fill] * w)
@@ -111,7 +130,7 @@ def _pool_rows(k, is_max, x, y, NC, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw
     def tap(acc, xv, p, kh, kw):
         if is_max:
             return b.call(vector_intrinsic(em, "maximum", acc.type), [acc, xv])
-        return b.fadd(acc, xv, flags=FAST)
+        return b.fadd(acc, b.fmul(xv, ir.Constant(xv.type, [scale] * xv.type.count), flags=FAST), flags=FAST)
 
     def store(acc, p, oh, ow0, w):
         if recip is not None:
