@@ -48,7 +48,8 @@ def check_feeds(graph: Graph, feeds: Mapping[str, np.ndarray]) -> dict[str, np.n
                 f"input {name}: got shape {list(arr.shape)}, the model was compiled for {list(value.shape)}; "
                 f"feed that shape, or recompile with --input-shape {name}={','.join(map(str, arr.shape))}"
             )
-        checked[name] = np.ascontiguousarray(_cast_input(name, arr, value.dtype))
+        # np.asarray keeps 0-d inputs 0-d (np.ascontiguousarray makes them 1-d)
+        checked[name] = np.asarray(_cast_input(name, arr, value.dtype), order="C")
     return checked
 
 
