@@ -7,6 +7,7 @@ frontend specializes every dynamic dimension before a Graph exists.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +32,8 @@ class TensorType:
 
     @property
     def numel(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        # Python ints: np.prod in int64 wraps silently for absurd shapes (2**40 x 2**40 gave 0)
+        return math.prod(self.shape)
 
     @property
     def nbytes(self) -> int:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from cnncc import limits
 from cnncc.errors import ModelLoadError, ShapeError, UnsupportedDtypeError, UnsupportedOpError, UsageError
 from cnncc.ir import Graph, Node, TensorType, Value
 from cnncc.ops import evaluate, get_op
@@ -77,6 +78,8 @@ def load_model(source: str | os.PathLike | Any):
             raise ModelLoadError(f"model file not found: {path} (check the path)")
         if path.is_dir():
             raise ModelLoadError(f"{path} is a directory, not an ONNX model file; pass the .onnx file inside it")
+        if not path.is_file():  # open() of a FIFO blocks until a writer comes, a device never ends
+            raise ModelLoadError(f"{path} is not a regular file (a FIFO, device or socket); pass an .onnx file")
         try:
             model = onnx.load(str(path), load_external_data=False)
         except Exception as exc:  # noqa: BLE001 - protobuf raises several unrelated types
@@ -145,6 +148,9 @@ def _load_external_data(model, base_dir: Path) -> None:
             location = next((e.value for e in tensor.external_data if e.key == "location"), "")
             if not (base_dir / location).exists():
                 missing.append(f"{location} (for {tensor.name})")
+            elif not (base_dir / location).is_file():
+                raise ModelLoadError(f"external data {location} (for {tensor.name}) is not a regular file; "
+                                     "pass the model with its data files")
     if missing:
         raise ModelLoadError(
             f"external data file(s) missing next to the model: {', '.join(missing)}; "
@@ -262,6 +268,7 @@ class Importer:
         self.nodes: list[Node] = []
         self.node_name = ""
         self._taken: set[str] = set()
+        self.limits = limits.current()
 
     # -- values ----------------------------------------------------------------------------
     def value(self, name: str) -> Value:
@@ -313,12 +320,15 @@ class Importer:
         node_name = name or self.node_name
         wanted = list(outputs)[: len(types)] + [""] * max(len(types) - len(outputs), 0)
         out_names = [self.unique_name(o or f"{node_name}.{op}.{i}") for i, o in enumerate(wanted)]
+        for n, t in zip(out_names, types):  # before folding allocates it, or codegen sweeps it
+            limits.check_tensor(f"node {node_name} ({op}): output {n}", t.shape, t.dtype, self.limits)
         fold = op in ALWAYS_FOLD or (
             all(v.is_constant for v in inputs) and sum(t.numel for t in types) <= FOLD_AT_IMPORT_MAX_ELEMENTS
         )
         if fold:
             if op in ALWAYS_FOLD:
-                arrays = evaluate(op, [np.zeros(v.shape, v.dtype) for v in inputs], a)
+                # Shape/Size read only the shape: a broadcast zero allocates nothing
+                arrays = evaluate(op, [np.broadcast_to(np.zeros((), v.dtype), v.shape) for v in inputs], a)
             else:
                 arrays = evaluate(op, [v.data for v in inputs], a)
             return [Value(n, t, np.asarray(arr, order="C")) for n, t, arr in zip(out_names, types, arrays)]
@@ -355,6 +365,7 @@ class Importer:
             nbytes = math.prod(shape) * np.dtype(dtype).itemsize
             if nbytes > INT64_MAX:
                 raise ShapeError(f"input {vi.name}: shape {list(shape)} is too large ({nbytes:.3g} bytes does not fit int64); give a smaller --input-shape")
+            limits.check_tensor(f"input {vi.name}", shape, dtype, self.limits)
             value = Value(vi.name, TensorType(shape, dtype))
             self._taken.add(vi.name)
             self.values[vi.name] = value

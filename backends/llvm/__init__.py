@@ -25,15 +25,16 @@ from __future__ import annotations
 import os
 import time
 
-from cnncc.ir import Graph
-
+from cnncc import limits as size_limits
 from cnncc.errors import UsageError
+from cnncc.ir import Graph
 
 from . import records
 from .codegen import generate
 from .compile import optimize_module
 from .lowering import DEFAULT_PARAMS, supported_ops  # noqa: F401
 from .runtime import JitExecutable
+from .runtime import num_threads as check_threads
 from .target import resolve_target
 
 
@@ -55,12 +56,18 @@ def build(graph: Graph, cpu: str | None = None, params: dict | None = None, num_
     unknown_params = set(params or {}) - set(DEFAULT_PARAMS) - {"profile"}
     if unknown_params:
         raise UsageError(f"llvm backend: unknown schedule parameter(s) {', '.join(sorted(unknown_params))}")
+    if num_threads is not None:
+        check_threads(num_threads)  # refused now rather than at the first run
+    limits = size_limits.current()
+    size_limits.check_graph(graph, limits)  # a Graph built without the frontend's checks
     t0 = time.perf_counter()
     target = resolve_target(cpu)
     if db_dir is None and os.environ.get("CNNCC_TUNING_DB", "").strip():
         db_dir = os.environ["CNNCC_TUNING_DB"].strip()
     schedules = records.schedules(db_dir, target) if db_dir is not None else None
     gen = generate(graph, target, params, schedules)
+    size_limits.check_total("workspace", gen.workspace_size, graph.name, limits)
+    size_limits.check_total("weights", gen.blob.size, graph.name, limits)
     tm = target.target_machine()
     llmod = None if lazy else optimize_module(gen, tm)
     t1 = time.perf_counter()

@@ -50,17 +50,37 @@ def load_libgomp() -> None:
     _gomp_loaded = True
 
 
+THREADS_PER_CORE = 4
+MAX_THREADS = 256  # model.h: CNNCC_MAX_THREADS
+
+
+def max_threads() -> int:
+    """The most threads a run asks libgomp for: a few per core and at most MAX_THREADS.
+    libgomp has no way to report a failed pthread_create: it aborts the process, so an
+    oversized count under a thread or memory rlimit (ulimit -u, ulimit -v) must never reach
+    it, and more threads than a few per core only slow a run down."""
+    return max(1, min(MAX_THREADS, THREADS_PER_CORE * (os.cpu_count() or 1)))
+
+
 def num_threads(requested: int | None = None) -> int:
-    """Thread count for a run: explicit, else $CNNCC_NUM_THREADS, else 0 (= all cores)."""
-    if requested is not None:
-        return max(int(requested), 0)
-    env = os.environ.get("CNNCC_NUM_THREADS", "").strip()
-    if not env:
-        return 0
-    try:
-        return max(int(env), 0)
-    except ValueError:
-        raise UsageError(f"CNNCC_NUM_THREADS={env!r} is not a number") from None
+    """Thread count for a run: explicit, else $CNNCC_NUM_THREADS, else 0 (= all cores);
+    clamped to max_threads(). Negative or non-integer counts are refused."""
+    if requested is None:
+        env = os.environ.get("CNNCC_NUM_THREADS", "").strip()
+        if not env:
+            return 0
+        try:
+            n = int(env, 10)
+        except ValueError:
+            raise UsageError(f"CNNCC_NUM_THREADS={env!r} is not a number (0 = all cores, 1..{max_threads()})") from None
+        source = f"CNNCC_NUM_THREADS={env!r}"
+    else:
+        if isinstance(requested, bool) or not isinstance(requested, (int, np.integer)):
+            raise UsageError(f"num_threads={requested!r} is not an integer (0 = all cores, 1..{max_threads()})")
+        n, source = int(requested), f"num_threads={requested}"
+    if n < 0:
+        raise UsageError(f"{source} is negative (0 = all cores, 1..{max_threads()})")
+    return min(n, max_threads())
 
 
 def alloc_like(shape, dtype) -> np.ndarray:
@@ -87,8 +107,10 @@ class JitExecutable:
         self._ee = self._run_fn = None
         if llmod is not None:
             self._engine()
-        self._weights = gen.blob.consolidate()
-        self._workspace = aligned_empty(max(gen.workspace_size, 64))
+        # Weights and workspace are allocated by the first run: a command that only exports
+        # never needs them (the workspace of a large model can be far more than its weights).
+        self._weights_buf = self._workspace_buf = None
+        self._alloc_lock = threading.Lock()  # a buffer replaced under a running call would be freed
         self._lock = threading.Lock()  # one workspace: one run at a time
 
     def _engine(self):
@@ -102,6 +124,20 @@ class JitExecutable:
             self._ee.finalize_object()
             self._run_fn = RUN_SIG(self._ee.get_function_address(ENTRY))
         return self._ee
+
+    @property
+    def _weights(self) -> np.ndarray:
+        with self._alloc_lock:
+            if self._weights_buf is None:
+                self._weights_buf = self.generated.blob.consolidate()
+        return self._weights_buf
+
+    @property
+    def _workspace(self) -> np.ndarray:
+        with self._alloc_lock:
+            if self._workspace_buf is None:
+                self._workspace_buf = aligned_empty(max(self.generated.workspace_size, 64))
+        return self._workspace_buf
 
     @property
     def _run(self):

@@ -7,12 +7,15 @@ cpu name alone.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 
 import llvmlite.binding as llvm
 
-from cnncc.errors import UsageError
+from cnncc.errors import BackendError, UsageError
 
 _initialized = False
 
@@ -79,12 +82,7 @@ def resolve_target(cpu: str | None = None) -> TargetInfo:
     host = host_target()
     if cpu in (None, "", "native", "host", host.cpu):
         return host
-    init_llvm()
-    target = llvm.Target.from_triple(host.triple)
-    try:
-        target.create_target_machine(cpu=cpu, opt=0)
-    except Exception as exc:  # noqa: BLE001 - reported as a usage error
-        raise UsageError(f"llvm: unknown cpu {cpu!r}: {exc}") from exc
+    check_cpu(host.triple, cpu)
     if cpu in _LEVEL_BITS:
         bits = _LEVEL_BITS[cpu]
     else:
@@ -92,3 +90,72 @@ def resolve_target(cpu: str | None = None) -> TargetInfo:
                                               "znver4", "znver5", "cascadelake", "cooperlake",
                                               "tigerlake", "cannonlake")) else 256
     return TargetInfo(triple=host.triple, cpu=cpu, features="", vector_bits=bits, is_host=False)
+
+
+# Run in a child process: LLVM reports an unknown cpu, or a 32-bit one on a 64-bit triple,
+# with report_fatal_error, which exits the process (only when code is generated, so creating
+# a target machine proves nothing). cpu "help" makes LLVM print the cpus it knows to stderr.
+_PROBE = r"""
+import json, os, sys, tempfile
+import llvmlite.binding as llvm
+llvm.initialize_native_target(); llvm.initialize_native_asmprinter()
+triple, cpu = sys.argv[1:3]
+target = llvm.Target.from_triple(triple)
+with tempfile.TemporaryFile() as f:
+    saved = os.dup(2)
+    os.dup2(f.fileno(), 2)
+    try:
+        target.create_target_machine(cpu="help", opt=0)
+    finally:
+        os.dup2(saved, 2)
+    f.seek(0)
+    text = f.read().decode(errors="replace")
+names = []
+if "Available CPUs" in text:
+    for line in text.split("Available CPUs", 1)[1].splitlines()[1:]:
+        if line.startswith("Available features"):
+            break
+        if " - " in line:
+            names.append(line.split()[0])
+print(json.dumps(names), flush=True)
+if cpu in names:
+    tm = target.create_target_machine(cpu=cpu, opt=0)
+    tm.emit_object(llvm.parse_assembly("define i32 @f() {\n  ret i32 0\n}\n"))
+    print("ok", flush=True)
+"""
+
+_SUGGESTED = ("x86-64", "x86-64-v2", "x86-64-v3", "x86-64-v4", "skylake-avx512", "znver4")
+
+
+@lru_cache(maxsize=None)
+def _probe_cpu(triple: str, cpu: str) -> tuple[tuple[str, ...], bool, str]:
+    """(the cpu names LLVM knows for ``triple``, whether ``cpu`` generates code, LLVM's
+    complaint if it does not)."""
+    try:
+        proc = subprocess.run([sys.executable, "-c", _PROBE, triple, cpu], capture_output=True, text=True,
+                              timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BackendError(f"llvm: could not check cpu {cpu!r} in a child process: {exc}") from exc
+    lines = proc.stdout.splitlines()
+    try:
+        names = tuple(json.loads(lines[0]))
+    except (IndexError, ValueError):
+        raise BackendError(f"llvm: could not list LLVM's cpus for {triple}: "
+                           f"{(proc.stderr.strip().splitlines() or ['no output'])[-1]}") from None
+    complaint = next((ln for ln in proc.stderr.splitlines() if "LLVM ERROR" in ln), "")
+    return names, lines[1:2] == ["ok"], complaint.replace("LLVM ERROR:", "").strip()
+
+
+def check_cpu(triple: str, cpu: str) -> None:
+    """A UsageError unless LLVM generates code for ``cpu`` on ``triple`` (checked before
+    this process asks LLVM for it: LLVM would end the process instead of raising)."""
+    names, ok, complaint = _probe_cpu(triple, cpu)
+    if ok:
+        return
+    known = set(names)
+    # (no close matches: the names nearest a bad one are often 32-bit cpus, i586 for i686)
+    hint = f"valid names include {', '.join(n for n in _SUGGESTED if n in known)}, or native (this machine)"
+    if cpu not in known:
+        raise UsageError(f"llvm: unknown cpu {cpu!r} for {triple}; {hint}")
+    raise UsageError(f"llvm: cpu {cpu!r} cannot generate code for {triple} "
+                     f"({complaint or 'LLVM refused it'}: a 32-bit cpu?); {hint}")

@@ -9,6 +9,18 @@ from cnncc.errors import ShapeError
 from cnncc.ir import TensorType
 
 
+def sized(op: str, shape: Sequence[int], dtype: str) -> TensorType:
+    """The type of an output whose shape comes from attributes rather than the inputs
+    (ConstantOfShape, Expand, Tile, Range): a few bytes of model can ask for terabytes, so
+    the dims and the size limit are checked before anything is allocated or folded."""
+    from cnncc import limits
+
+    if any(int(d) < 0 for d in shape):
+        raise ShapeError(f"{op}: output shape {[int(d) for d in shape]} has a negative dimension")
+    limits.check_tensor(f"{op} output", shape, dtype)
+    return TensorType(shape, dtype)
+
+
 def same_as_first(types: Sequence[TensorType], attrs) -> list[TensorType]:
     return [types[0]]
 
@@ -35,6 +47,12 @@ def normalize_axis(axis: int, rank: int, op: str = "") -> int:
 def pooled_size(size: int, kernel: int, stride: int, pad_begin: int, pad_end: int, dilation: int, ceil_mode: bool) -> int:
     """Output length of a conv/pool window sliding over one spatial axis."""
     span = dilation * (kernel - 1) + 1
+    # Framework pads are below the window span (SAME pads always are); past input + span they
+    # only add outputs that see nothing but padding. Absurd ones (2**62) would otherwise make
+    # maps too large to describe, and a code generator sweep over them never ends.
+    if max(pad_begin, pad_end) > size + span:
+        raise ShapeError(f"pads {pad_begin}+{pad_end} are larger than the input ({size}) plus the window ({span}); "
+                         "no framework exports such pads, check the model")
     room = size + pad_begin + pad_end - span
     if room < 0:
         raise ShapeError(f"window of {span} does not fit input of {size} with pads {pad_begin}+{pad_end}")

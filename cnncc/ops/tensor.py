@@ -14,7 +14,7 @@ import numpy as np
 from cnncc.errors import RunError, ShapeError
 from cnncc.ir import TensorType
 from cnncc.ops.registry import REQUIRED, defop
-from cnncc.ops.shapes import broadcast_shapes, normalize_axis
+from cnncc.ops.shapes import broadcast_shapes, normalize_axis, sized
 
 
 # -- joining and splitting -----------------------------------------------------------------
@@ -174,7 +174,9 @@ def unsqueeze(a, x):
 
 
 def _expand_types(types, a):
-    return [TensorType(broadcast_shapes(types[0].shape, a.shape), types[0].dtype)]
+    if any(int(d) < 0 for d in a.shape):
+        raise ShapeError(f"Expand: shape {list(a.shape)} has a negative dimension")
+    return [sized("Expand", broadcast_shapes(types[0].shape, a.shape), types[0].dtype)]
 
 
 @defop("Expand", _expand_types, attrs={"shape": REQUIRED})
@@ -185,7 +187,9 @@ def expand(a, x):
 def _tile_types(types, a):
     if len(a.repeats) != types[0].rank:
         raise ShapeError(f"Tile: repeats {list(a.repeats)} do not match {types[0]}")
-    return [TensorType([d * r for d, r in zip(types[0].shape, a.repeats)], types[0].dtype)]
+    if any(int(r) < 0 for r in a.repeats):
+        raise ShapeError(f"Tile: repeats {list(a.repeats)} must not be negative")
+    return [sized("Tile", [d * r for d, r in zip(types[0].shape, a.repeats)], types[0].dtype)]
 
 
 @defop("Tile", _tile_types, attrs={"repeats": REQUIRED})
@@ -384,7 +388,7 @@ def upsample(a, x):
 
 # -- constants and shapes ------------------------------------------------------------------
 def _constant_of_shape_types(types, a):
-    return [TensorType(a.shape, a.dtype)]
+    return [sized("ConstantOfShape", a.shape, a.dtype)]
 
 
 @defop("ConstantOfShape", _constant_of_shape_types, attrs={"shape": REQUIRED, "value": 0.0, "dtype": "float32"}, inputs=0)
@@ -415,8 +419,15 @@ def size(a, x):
 
 
 def _range_types(types, a):
-    n = max(int(math.ceil((a.limit - a.start) / a.delta)), 0)
-    return [TensorType((n,), a.dtype)]
+    if any(isinstance(v, float) and not math.isfinite(v) for v in (a.start, a.limit, a.delta)):
+        raise ShapeError(f"Range: start {a.start}, limit {a.limit}, delta {a.delta} must be finite")
+    if a.delta == 0:
+        raise ShapeError(f"Range: delta is 0 (start {a.start}, limit {a.limit}): the range would never end")
+    if all(isinstance(v, int) for v in (a.start, a.limit, a.delta)):
+        n = max(-((a.start - a.limit) // a.delta), 0)  # exact: float division rounds past 2**53
+    else:
+        n = max(int(math.ceil((a.limit - a.start) / a.delta)), 0)
+    return [sized("Range", (n,), a.dtype)]
 
 
 @defop("Range", _range_types, attrs={"start": REQUIRED, "limit": REQUIRED, "delta": REQUIRED, "dtype": "int64"}, inputs=0)

@@ -57,6 +57,15 @@ static int fail(int code, const char *fmt, const char *arg) {
 const char *cnncc_last_error(void) { return last_error; }
 const char *cnncc_build_id(void) { return CNNCC_BUILD_ID; }
 
+/* libgomp ends the process when it cannot create a thread (under ulimit -u or -v), so counts
+ * are clamped to 4 per core, as in the Python runtime: more only slow a run down, and so few
+ * fit any thread limit a process can work under at all. */
+static int thread_cap(void) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    long cap = cores > 0 ? 4 * cores : 1;
+    return cap > CNNCC_MAX_THREADS ? CNNCC_MAX_THREADS : (int)cap;
+}
+
 static int default_threads(void) {
     const char *env = getenv("CNNCC_NUM_THREADS");
     if (!env || !*env) return 0;
@@ -64,7 +73,7 @@ static int default_threads(void) {
     errno = 0;
     long n = strtol(env, &end, 10);
     if (errno || *end || n <= 0) return 0; /* unparsable: the default, as the Python runtime */
-    return n > CNNCC_MAX_THREADS ? CNNCC_MAX_THREADS : (int)n;
+    return n > thread_cap() ? thread_cap() : (int)n;
 }
 
 static int weights_beside_library(char *path, size_t len) {
@@ -210,6 +219,7 @@ int cnncc_model_set_num_threads(cnncc_model *m, int n) {
     if (n < 0 || n > CNNCC_MAX_THREADS)
         return fail(CNNCC_ERR_ARGUMENT, "thread count out of range (0 = all cores, at most %s)",
                     CNNCC_STR(CNNCC_MAX_THREADS));
+    if (n > thread_cap()) n = thread_cap();
     __atomic_store_n(&m->num_threads, n, __ATOMIC_RELAXED);
     return CNNCC_OK;
 }

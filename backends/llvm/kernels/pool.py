@@ -82,7 +82,8 @@ def emit_pool(k, is_max, a, x, x_shape, y, y_shape, key, et=F32):
             return b.fadd(cur, b.fmul(v, tap_scale, flags=FAST), flags=FAST)
         return em.fmax(cur, v) if fl else b.select(b.icmp_signed(">", v, cur), v, cur)
 
-    if is_max and et == F32 and D == OD == KD == 1 and max_stride(sw) and KH > 1:
+    if is_max and et == F32 and D == OD == KD == 1 and max_stride(sw) and KH > 1 and \
+            max(pw + W, (OW - 1) * sw + (KW - 1) * dw + 1) <= SEPARABLE_MAX_ROW:
         _max_pool_separable(k, x, y, NC, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw)
         return
     if fl and et == F32 and D == OD == KD == 1 and max_stride(sw):
@@ -141,6 +142,36 @@ def _pool_rows(k, is_max, x, y, NC, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw
     window_rows(k, NC, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw, x, init, tap, store, KH * KW * OW)
 
 
+# The separable max pool keeps a padded input row on each thread's stack: beyond this many
+# floats (64 KiB) rows go through window_rows, which needs no buffer.
+SEPARABLE_MAX_ROW = 16384
+UNROLL_CHUNKS = 16  # ResNet's 112-wide rows stay unrolled with 8-lane (AVX2) vectors
+
+
+def _sweep(em, n, V, body):
+    """body(c0, w) for the chunks of at most V columns covering 0..n: unrolled when there
+    are a few, else a loop over the full chunks, so long rows do not grow the code (a
+    65536-wide map took LLVM 11 minutes unrolled)."""
+    full = n // V
+    if full <= UNROLL_CHUNKS:
+        for c0 in range(0, n, V):
+            body(c0, min(V, n - c0))
+        return
+    with em.loop(0, full, name="chunk") as i:
+        body(em.mul(i, V), V)
+    if n > full * V:
+        body(full * V, n - full * V)
+
+
+def _fill(em, buf, lo, hi, value):
+    if hi - lo <= UNROLL_CHUNKS:
+        for c in range(lo, hi):
+            em.store(value, buf, c, F32)
+        return
+    with em.loop(lo, hi, name="pad") as c:
+        em.store(value, buf, c, F32)
+
+
 def _max_pool_separable(k, x, y, NC, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw):
     """2-D float max pooling as a column max then a row max: per output row, the KH input
     rows are reduced into a row buffer with unit-stride vectors, -inf on both sides as far
@@ -165,16 +196,14 @@ def _max_pool_separable(k, x, y, NC, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, p
         pick = b.select(b.fcmp_ordered(">", a, c), a, c)
         return b.select(b.fcmp_unordered("uno", a, a), a, pick)
 
-    def chunks(n):
-        return [(c0, min(V, n - c0)) for c0 in range(0, n, V)]
-
     with k.parallel_loop(NC * OH, KH * W + KW * OW) as t:
         p, oh = em.unravel(t, [NC, OH])
-        for c in list(range(pw)) + list(range(pw + W, Wb)):
-            em.store(neg, buf, c, F32)
+        _fill(em, buf, 0, pw, neg)
+        _fill(em, buf, pw + W, Wb, neg)
+
         # column max over the rows inside the input; a row whose window is all padding
         # stays -inf (only ceil_mode or huge pads make one)
-        for c0, w in chunks(W):
+        def column(c0, w):
             vt = ir.VectorType(F32, w)
             acc = em.local(vt, name="col")
             b.store(ir.Constant(vt, [-np.inf] * w), acc)
@@ -184,16 +213,21 @@ def _max_pool_separable(k, x, y, NC, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, p
                     src = em.add(em.mul(em.add(em.mul(p, H), ih), W), c0)
                     xv = b.load(em.gep(x, src, F32), typ=vt, align=4)
                     b.store(vmax(b.load(acc, typ=vt), xv), acc)
-            b.store(b.load(acc, typ=vt), at(pw + c0, vt), align=4)
+            b.store(b.load(acc, typ=vt), at(em.add(c0, pw), vt), align=4)
+
         row = em.mul(t, OW)
-        for o0, w in chunks(OW):
+
+        def output(o0, w):
             vt = ir.VectorType(F32, w)
             n = (w - 1) * sw + 1
             out = None
             for kw in range(KW):
-                xv = b.load(at(o0 * sw + kw * dw, ir.VectorType(F32, n)), typ=ir.VectorType(F32, n), align=4)
+                xv = b.load(at(em.add(em.mul(o0, sw), kw * dw), ir.VectorType(F32, n)), typ=ir.VectorType(F32, n), align=4)
                 if sw > 1:
                     xv = b.shuffle_vector(xv, ir.Constant(xv.type, ir.Undefined),
                                           ir.Constant(ir.VectorType(ir.IntType(32), w), [j * sw for j in range(w)]))
                 out = xv if out is None else vmax(out, xv)
             b.store(out, em.gep(y, em.add(row, o0), F32), align=4)
+
+        _sweep(em, W, V, column)
+        _sweep(em, OW, V, output)

@@ -41,8 +41,7 @@ def window_rows(k, planes, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw, x, init
     n_full = (hi - lo) // V
     with k.parallel_loop(planes * OH, work_per_row) as t:
         p, oh = em.unravel(t, [planes, OH])
-        for ow in range(lo):
-            _tile(k, p, oh, ow, 1, True, H, W, KH, KW, sh, sw, dh, dw, ph, pw, x, init, tap, store)
+        _edge(k, p, oh, 0, lo, H, W, KH, KW, sh, sw, dh, dw, ph, pw, x, init, tap, store)
         if n_full > 8:
             with em.loop(0, n_full, name="tile") as i:
                 _tile(k, p, oh, em.add(lo, em.mul(i, V)), V, False, H, W, KH, KW, sh, sw, dh, dw, ph, pw, x, init, tap, store)
@@ -52,10 +51,24 @@ def window_rows(k, planes, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw, x, init
         rest = lo + n_full * V
         if hi > rest:
             _tile(k, p, oh, rest, hi - rest, False, H, W, KH, KW, sh, sw, dh, dw, ph, pw, x, init, tap, store)
-        for ow in range(hi, OW):
-            _tile(k, p, oh, ow, 1, True, H, W, KH, KW, sh, sw, dh, dw, ph, pw, x, init, tap, store)
+        _edge(k, p, oh, hi, OW, H, W, KH, KW, sh, sw, dh, dw, ph, pw, x, init, tap, store)
         if after_row is not None:
             after_row(p, oh)
+
+
+EDGE_UNROLL = 8
+
+
+def _edge(k, p, oh, start, stop, *geometry):
+    """The pixels start..stop whose windows reach into the padding, one per tile: unrolled
+    (padding taps dropped at compile time) for the usual one or two, a loop with run-time
+    checks for wide pads, whose unrolled code would grow with the pads."""
+    if stop - start <= EDGE_UNROLL:
+        for ow in range(start, stop):
+            _tile(k, p, oh, ow, 1, True, *geometry)
+        return
+    with k.em.loop(start, stop, name="edge") as ow:
+        _tile(k, p, oh, ow, 1, True, *geometry)
 
 
 def _tile(k, p, oh, ow0, w, edge, H, W, KH, KW, sh, sw, dh, dw, ph, pw, x, init, tap, store):
@@ -68,18 +81,28 @@ def _tile(k, p, oh, ow0, w, edge, H, W, KH, KW, sh, sw, dh, dw, ph, pw, x, init,
         ih = em.sub(em.add(em.mul(oh, sh), em.mul(kh, dh)), ph)
         with em.if_(em.in_range(ih, 0, H)):
             src = em.add(em.mul(p, H * W), em.mul(ih, W))
-            acc = b.load(a, typ=vt)
-            for kw in range(KW):
-                col = em.add(em.mul(ow0, sw), kw * dw - pw)
-                if edge and not 0 <= col < W:
-                    continue  # in the padding
+
+            def load(col):
                 n = (w - 1) * sw + 1
                 xv = b.load(em.gep(x, em.add(src, col), F32), typ=ir.VectorType(F32, n), align=4)
                 if sw > 1:
                     xv = b.shuffle_vector(xv, ir.Constant(xv.type, ir.Undefined),
                                           ir.Constant(ir.VectorType(ir.IntType(32), w), [j * sw for j in range(w)]))
-                acc = tap(acc, xv, p, kh, kw)
-            b.store(acc, a)
+                return xv
+
+            if edge and not isinstance(ow0, int):  # an edge pixel in a loop: check each tap
+                for kw in range(KW):
+                    col = em.add(em.mul(ow0, sw), kw * dw - pw)
+                    with em.if_(em.in_range(col, 0, W)):
+                        b.store(tap(b.load(a, typ=vt), load(col), p, kh, kw), a)
+            else:
+                acc = b.load(a, typ=vt)
+                for kw in range(KW):
+                    col = em.add(em.mul(ow0, sw), kw * dw - pw)
+                    if edge and not 0 <= col < W:
+                        continue  # in the padding
+                    acc = tap(acc, load(col), p, kh, kw)
+                b.store(acc, a)
     store(b.load(a, typ=vt), p, oh, ow0, w)
 
 
