@@ -266,7 +266,7 @@ POOLS = [
     ("MaxPool", {"kernel_shape": [3, 3], "strides": [1, 1], "pads": [1, 1, 1, 1]}, (1, 2, 3, 17000)),  # no row buffer
     ("MaxPool", {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 40, 1, 40]}, (1, 3, 5, 60)),  # pad loops
     ("MaxPool", {"kernel_shape": [3, 3], "strides": [2, 1], "pads": [1, 25, 1, 30]}, (1, 2, 5, 17000)),
-    ("AveragePool", {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 30, 1, 31]}, (1, 3, 5, 40)),
+    ("AveragePool", {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 30, 1, 31], "count_include_pad": 1}, (1, 3, 5, 40)),
     ("AveragePool", {"kernel_shape": [3, 3], "strides": [1, 1], "pads": [1, 1, 1, 1]}, (1, 3, 5, 3001)),
 ]
 
