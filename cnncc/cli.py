@@ -577,25 +577,57 @@ def bench(
 
 
 # -- entry point ---------------------------------------------------------------------------
-def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (usage errors are handled by typer itself)."""
+def one_line(text: str) -> str:
+    """An error message as the single line the contract promises: lines joined, and control
+    characters (which a model's names may hold) shown as escapes."""
+    joined = " | ".join(part.strip() for part in str(text).splitlines() if part.strip())
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in joined)
+
+
+def _click_exceptions():
+    """click's exception classes: typer vendors click since 0.2x (typer._click), older
+    releases use the click package."""
     try:
-        app(args=argv, prog_name="cnncc")
+        from typer._click import exceptions
+    except ImportError:
+        import click.exceptions as exceptions
+    return exceptions
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    import typer.exceptions
+
+    click = _click_exceptions()
+    aborts = tuple({typer.exceptions.Abort, click.Abort} if hasattr(click, "Abort") else {typer.exceptions.Abort})
+    try:
+        # not standalone: click's usage errors come back here, to be printed as one line
+        rc = app(args=argv, prog_name="cnncc", standalone_mode=False)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except click.NoArgsIsHelpError as exc:
+        err.print(exc.ctx.get_help() if exc.ctx else "", markup=False)
+        return 2
+    except click.UsageError as exc:
+        cmd = exc.ctx.command_path if exc.ctx else "cnncc"
+        err.print(f"error: {one_line(exc.format_message())} (see {cmd} --help)", soft_wrap=True, markup=False)
+        return 2
+    except click.ClickException as exc:
+        err.print(f"error: {one_line(exc.format_message())}", soft_wrap=True, markup=False)
+        return exc.exit_code if 2 <= exc.exit_code <= 5 else 2
+    except (KeyboardInterrupt, *aborts):
+        err.print("interrupted", markup=False)
+        return 130
     except CnnccError as exc:
         if _state["debug"]:
             raise
-        err.print(f"error: {exc}", soft_wrap=True, markup=False)
+        err.print(f"error: {one_line(exc)}", soft_wrap=True, markup=False)
         return exc.exit_code
-    except KeyboardInterrupt:
-        err.print("interrupted", markup=False)
-        return 130
     except MemoryError as exc:
         # too big for this machine (random inputs, a reference run), not a bug
         if _state["debug"]:
             raise
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else "an allocation failed"
+        detail = one_line(exc) if str(exc).strip() else "an allocation failed"
         err.print(f"error: not enough memory ({detail}); use smaller inputs (--input-shape) or a machine with more memory",
                   soft_wrap=True, markup=False)
         return ShapeError.exit_code
@@ -603,12 +635,12 @@ def main(argv: list[str] | None = None) -> int:
         if _state["debug"]:
             raise
         err.print(
-            f"internal error: {type(exc).__name__}: {exc} (this is a cnncc bug; rerun with --debug for the traceback)",
+            f"internal error: {type(exc).__name__}: {one_line(exc)} (this is a cnncc bug; rerun with --debug for the traceback)",
             soft_wrap=True,
             markup=False,
         )
         return 70
-    return 0
+    return rc if isinstance(rc, int) else 0
 
 
 if __name__ == "__main__":
