@@ -35,7 +35,8 @@
  *
  * Threads: kernels split their work across an OpenMP (libgomp) team. The count comes from
  * $CNNCC_NUM_THREADS when the model is created (default: all cores; values above
- * CNNCC_MAX_THREADS are clamped, unparsable ones mean the default) and can be changed
+ * 4 per core, or above CNNCC_MAX_THREADS, are clamped: libgomp aborts the process when it
+ * cannot start a thread; unparsable ones mean the default) and can be changed
  * with cnncc_model_set_num_threads(). libgomp's idle threads spin ~300k iterations by
  * default; GOMP_SPINCOUNT=10000 (what the Python runtime sets) bridges the gaps between a
  * model's kernels and soon gives the core back. On machines whose cores are busy with other
@@ -99,7 +100,8 @@ int cnncc_model_run_tensors(cnncc_model *model, const cnncc_tensor *inputs, int 
                             const cnncc_tensor *outputs, int num_outputs);
 
 /* Threads used by the next runs (0: all cores; 0..CNNCC_MAX_THREADS, else
- * CNNCC_ERR_ARGUMENT and the count is unchanged). get: -1 for a NULL model. */
+ * CNNCC_ERR_ARGUMENT and the count is unchanged; accepted counts above 4 per core are
+ * clamped to that). get: -1 for a NULL model. */
 int cnncc_model_set_num_threads(cnncc_model *model, int num_threads);
 int cnncc_model_get_num_threads(const cnncc_model *model);
 
