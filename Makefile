@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 DEMO   := build/demo
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup system-deps demo test test-gpu clean
+.PHONY: setup system-deps demo test test-gpu fuzz clean
 
 setup: $(STAMP) system-deps
 
@@ -44,6 +44,13 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) tests
+
+# The long fuzz run: N mutated models and command lines (seeded; the README states the last
+# run's count), in two worker shards. Failing cases are saved under build/fuzz for replay.
+N    ?= 10000
+SEED ?= 1
+fuzz: setup
+	FUZZ_EXAMPLES=$(N) FUZZ_SEED=$(SEED) $(BIN)/python -m pytest -q -s -n 2 -p no:cacheprovider tests/fuzz
 
 # The cuda builds run against the reference on a real GPU (skipped where there is none).
 test-gpu: setup

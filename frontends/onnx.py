@@ -95,7 +95,6 @@ def load_model(source: str | os.PathLike | Any):
         onnx.checker.check_model(model)
     except Exception as exc:  # noqa: BLE001 - checker raises ValidationError and friends
         raise ModelLoadError(f"invalid ONNX model: {_first_line(exc)} (onnx.checker rejects it; re-export the model)") from exc
-    _check_types(model)
     return model
 
 
@@ -110,7 +109,8 @@ def _check_types(model) -> None:
         onnx.shape_inference.infer_shapes(model, check_type=True)
     except onnx.shape_inference.InferenceError as exc:
         text = _first_line(exc)
-        if "unsupported type" in text or "type mismatch" in text.lower():
+        if any(k in text.lower() for k in ("unsupported type", "inconsistent type", "type mismatch",
+                                           "bound to different types", "type error")):
             raise UnsupportedDtypeError(f"invalid ONNX model: {text} (the op does not take that element type)") from exc
     except (ValueError, RuntimeError):  # too large to serialize for inference, and the like
         pass
@@ -370,6 +370,7 @@ class Importer:
             self._taken.add(vi.name)
             self.values[vi.name] = value
             inputs.append(value)
+        _check_types(self.model)  # after the inputs' and initializers' own dtype errors
         for i, node in enumerate(_topological(g)):
             self.node_name = node.name or f"{node.op_type}_{i}"
             CONVERTERS[node.op_type](self, node, self.opset)
@@ -912,7 +913,7 @@ def _resize(imp: Importer, node, opset: int) -> None:
         raise UnsupportedOpError(f"node {imp.node_name}: Resize with antialias is not supported")
     roi = None
     if opset == 10:
-        scales = [float(s) for s in imp.const(node, 1, "scales")]
+        scales = [float(s) for s in np.asarray(imp.const(node, 1, "scales")).reshape(-1)]
         coord, nearest = "asymmetric", "floor"
         sizes = None
     else:
@@ -922,9 +923,18 @@ def _resize(imp: Importer, node, opset: int) -> None:
             roi = [float(v) for v in np.asarray(imp.const(node, 1, "roi")).reshape(-1)]
         scales = imp.const(node, 2, "scales")
         sizes = imp.const(node, 3, "sizes")
-        scales = None if scales is None or np.asarray(scales).size == 0 else [float(s) for s in scales]
-        sizes = None if sizes is None or np.asarray(sizes).size == 0 else [int(s) for s in sizes]
+        scales = None if scales is None or np.asarray(scales).size == 0 else [float(s) for s in np.asarray(scales).reshape(-1)]
+        sizes = None if sizes is None or np.asarray(sizes).size == 0 else [int(s) for s in np.asarray(sizes).reshape(-1)]
     axes = a.get("axes")
+    want = r if axes is None else len(axes)
+    for what, vals, n in (("scales", scales, want), ("sizes", sizes, want), ("roi", roi, 2 * want)):
+        if vals is not None and len(vals) != n:
+            raise ShapeError(f"node {imp.node_name}: Resize {what} has {len(vals)} values, the input of rank {r} "
+                             f"needs {n}{'' if axes is None else f' (axes {list(axes)})'}")
+    if scales is not None and not all(math.isfinite(s) and s > 0 for s in scales):
+        raise ShapeError(f"node {imp.node_name}: Resize scales must be positive and finite, got {scales}")
+    if sizes is not None and min(sizes, default=1) < 0:
+        raise ShapeError(f"node {imp.node_name}: Resize sizes must not be negative, got {sizes}")
     if axes is not None:
         axes = [normalize_axis(ax, r, "Resize") for ax in axes]
         if roi is not None:

@@ -37,3 +37,28 @@ def test_cli_exit_code(tmp_path, capsys):
 def test_float_conv_still_compiles():
     m = cnncc.compile(_conv_over(TensorProto.FLOAT), target="reference")
     assert m(np.ones((1, 3, 4, 4), np.float32)).shape == (1, 2, 4, 4)
+
+
+def test_gemm_over_mixed_types_is_refused():
+    """An int64 A against float32 B weights (found by the fuzzer: llvm computed garbage)."""
+    w = numpy_helper.from_array(np.ones((4, 3), np.float32), "w")
+    graph = helper.make_graph([helper.make_node("Gemm", ["x", "w"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.INT64, [2, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])], [w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    with pytest.raises(UnsupportedDtypeError, match="inconsistent type"):
+        cnncc.compile(model, target="reference")
+
+
+@pytest.mark.parametrize("scales", [[1.0, 1.0, 2.0], [1.0, 1.0, 2.0, 2.0, 2.0], [1.0, 1.0, 0.0, 2.0], [1, 1, float("nan"), 2]])
+def test_resize_scales_that_do_not_fit_the_rank(scales):
+    """Scales of the wrong length were an IndexError (exit 70); zero or NaN scales too."""
+    from cnncc.errors import ShapeError
+
+    s = numpy_helper.from_array(np.array(scales, np.float32), "s")
+    graph = helper.make_graph([helper.make_node("Resize", ["x", "", "s"], ["y"], mode="nearest")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 3, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 6, 8])], [s])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    with pytest.raises(ShapeError, match="Resize scales"):
+        cnncc.compile(model, target="reference")
