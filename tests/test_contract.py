@@ -449,3 +449,34 @@ def test_a_dropped_llvm_model_leaves_no_python_object_behind():
     del m
     gc.collect()
     assert gone() is None
+
+
+# -- found by the fuzzer (make fuzz N=10000 SEED=1) ----------------------------------------
+def _one_node(op, inputs, attrs, out_shape):
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node(op, [n for n, _ in inputs], ["y"], **attrs)], "g",
+                              [helper.make_tensor_value_info(n, t, s) for n, (t, s) in inputs],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
+@pytest.mark.parametrize("op", ["DepthToSpace", "SpaceToDepth"])
+@pytest.mark.parametrize("blocksize", [0, -1])
+def test_blocksize_below_one_is_a_shape_error(op, blocksize):
+    """blocksize -1 / 0 was a ZeroDivisionError in the llvm lowering (exit 70)."""
+    from onnx import TensorProto
+
+    model = _one_node(op, [("x", (TensorProto.FLOAT, [1, 4, 4, 4]))], {"blocksize": blocksize}, [1, 4, 4, 4])
+    with pytest.raises(ShapeError, match="blocksize must be at least 1"):
+        cnncc.compile(model, target="llvm")
+
+
+def test_gather_from_a_scalar_is_a_shape_error():
+    """Gather over 0-d data was a ZeroDivisionError (axis % rank) in the llvm lowering."""
+    from onnx import TensorProto
+
+    model = _one_node("Gather", [("x", (TensorProto.FLOAT, [])), ("i", (TensorProto.INT64, [3]))], {}, [3])
+    with pytest.raises(ShapeError, match="rank >= 1"):
+        cnncc.compile(model, target="llvm")

@@ -438,6 +438,8 @@ def range_(a):
 
 def _gather_types(types, a):
     data, idx = types
+    if data.rank < 1:
+        raise ShapeError(f"Gather: data must have rank >= 1, got a scalar {data}")
     axis = normalize_axis(a.axis, data.rank, "Gather")
     if idx.dtype not in ("int64", "int32"):
         raise ShapeError(f"Gather: indices must be integers, got {idx.dtype}")
@@ -543,6 +545,8 @@ _declare_arg("ArgMin", np.argmin)
 def _depth_to_space_types(types, a):
     x = types[0]
     b = a.blocksize
+    if b < 1:
+        raise ShapeError(f"DepthToSpace: blocksize must be at least 1, got {b}")
     if x.rank != 4 or x.shape[1] % (b * b):
         raise ShapeError(f"DepthToSpace: {x} is not NCHW with channels divisible by blocksize^2 = {b * b}")
     if a.mode not in ("DCR", "CRD"):
@@ -565,6 +569,8 @@ def depth_to_space(a, x):
 def _space_to_depth_types(types, a):
     x = types[0]
     b = a.blocksize
+    if b < 1:
+        raise ShapeError(f"SpaceToDepth: blocksize must be at least 1, got {b}")
     if x.rank != 4 or x.shape[2] % b or x.shape[3] % b:
         raise ShapeError(f"SpaceToDepth: {x} is not NCHW with H and W divisible by blocksize {b}")
     if a.mode not in ("DCR", "CRD"):
