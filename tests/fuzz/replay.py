@@ -22,7 +22,7 @@ def main(folders: list[str]) -> int:
         for folder in paths:
             spec = json.loads((folder / "case.json").read_text())
             case = FuzzCase(spec["seed"], spec["mutations"], (folder / "model.onnx").read_bytes(), spec["argv"], spec["env"])
-            problem = verdict(worker.run(case))
+            problem = verdict(worker.run(case), case)
             still += problem is not None
             print(f"{folder.name}: {'ok' if problem is None else problem[0] + ': ' + problem[1][:300]}")
     finally:

@@ -52,7 +52,7 @@ def test_fuzz_contract(shard):
     @given(fuzz_cases())
     def one(case: FuzzCase) -> None:
         outcome = worker.run(case)
-        problem = verdict(outcome)
+        problem = verdict(outcome, case)
         counts["cases"] += 1
         counts["exit 0" if outcome.kind == "exit" and outcome.rc == 0 else "user error"] += problem is None
         if problem is not None:
