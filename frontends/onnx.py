@@ -80,15 +80,9 @@ def load_model(source: str | os.PathLike | Any):
             raise ModelLoadError(f"{path} is a directory, not an ONNX model file; pass the .onnx file inside it")
         if not path.is_file():  # open() of a FIFO blocks until a writer comes, a device never ends
             raise ModelLoadError(f"{path} is not a regular file (a FIFO, device or socket); pass an .onnx file")
-        try:
-            model = onnx.load(str(path), load_external_data=False)
-        except Exception as exc:  # noqa: BLE001 - protobuf raises several unrelated types
-            raise ModelLoadError(
-                f"{path} is not a valid ONNX model: not ONNX, or truncated or corrupt (protobuf parse failed: {_first_line(exc)}); "
-                "re-export or re-download it"
-            ) from exc
-        if not model.graph.node and not model.graph.output:
-            raise ModelLoadError(f"{path} is not a valid ONNX model (it holds no graph); pass an .onnx file exported by a framework")
+        model = _parse(lambda: onnx.load(str(path), load_external_data=False),
+                       f"{path} is not a valid ONNX model: not ONNX, or truncated or corrupt", "re-export or re-download it",
+                       f"{path} is not a valid ONNX model (it holds no graph); pass an .onnx file exported by a framework")
         _load_external_data(model, path.parent)
     _reject_unsupported(model.graph, _default_opset(model))  # name them before the checker trips on them
     try:
@@ -116,19 +110,25 @@ def _check_types(model) -> None:
         pass
 
 
+def _parse(load, invalid: str, hint: str, empty: str):
+    """``load()``'s ModelProto, or a ModelLoadError: ``invalid`` when protobuf cannot parse
+    it, ``empty`` when it parses (protobuf accepts almost any bytes) but holds no graph."""
+    try:
+        model = load()
+    except Exception as exc:  # noqa: BLE001 - protobuf raises several unrelated types
+        raise ModelLoadError(f"{invalid} (protobuf parse failed: {_first_line(exc)}); {hint}") from exc
+    if not model.graph.node and not model.graph.output:
+        raise ModelLoadError(empty)
+    return model
+
+
 def _model_from_bytes(data: bytes):
     import onnx
     from onnx.external_data_helper import uses_external_data
 
-    try:
-        model = onnx.load_model_from_string(data)
-    except Exception as exc:  # noqa: BLE001 - protobuf raises several unrelated types
-        raise ModelLoadError(
-            f"the bytes given to cnncc.compile are not a valid ONNX model (protobuf parse failed: {_first_line(exc)}); "
-            "pass ModelProto.SerializeToString() of a model"
-        ) from exc
-    if not model.graph.node and not model.graph.output:
-        raise ModelLoadError("the bytes given to cnncc.compile are not a valid ONNX model (they hold no graph)")
+    model = _parse(lambda: onnx.load_model_from_string(data), "the bytes given to cnncc.compile are not a valid ONNX model",
+                   "pass ModelProto.SerializeToString() of a model",
+                   "the bytes given to cnncc.compile are not a valid ONNX model (they hold no graph)")
     external = [t.name for t in model.graph.initializer if uses_external_data(t)]
     if external:
         # external files are named relative to the model's folder, which bytes do not have
@@ -347,8 +347,6 @@ class Importer:
 
     # -- the whole model -------------------------------------------------------------------
     def run(self) -> Graph:
-        import onnx
-
         g = self.model.graph
         _reject_unsupported(g, self.opset)
         initializers = {t.name for t in g.initializer}
@@ -712,8 +710,6 @@ def _cast_like(imp: Importer, node, opset: int) -> None:
 
 @converter("Constant")
 def _constant(imp: Importer, node, opset: int) -> None:
-    from onnx import numpy_helper
-
     a = attrs_of(node)
     if "value" in a:
         arr = tensor_array(a["value"], f"node {imp.node_name} (Constant value)") if not isinstance(a["value"], np.ndarray) else a["value"]
@@ -734,8 +730,6 @@ def _constant(imp: Importer, node, opset: int) -> None:
 
 @converter("ConstantOfShape")
 def _constant_of_shape(imp: Importer, node, opset: int) -> None:
-    from onnx import numpy_helper
-
     shape = [int(d) for d in imp.const(node, 0, "shape")]
     a = attrs_of(node)
     value = np.zeros(1, dtype=np.float32)

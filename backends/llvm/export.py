@@ -25,7 +25,6 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -230,9 +229,6 @@ class ExportedModel:
                 f"outputs={self.output_names}>")
 
     def run(self, feeds) -> dict[str, np.ndarray]:
-        if not isinstance(feeds, Mapping):
-            raise UsageError(f"run() takes a dict {{input name: array}}, got {type(feeds).__name__}; "
-                             f"to pass arrays in order, call the model itself")
         feeds = check_feeds(self._signature, feeds)
         ins = [feeds[s["name"]] for s in self.inputs]
         outs = [alloc_like(s["shape"], s["dtype"]) for s in self.outputs]  # sized by the library
