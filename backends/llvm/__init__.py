@@ -6,10 +6,10 @@ exported as a shared library with a C API.
 
     tuning.tune(graph, db_dir="tuning"); build(graph, db_dir="tuning")   # tuned schedules
 
-Schedules: every kernel reads its parameters (lowering.DEFAULT_PARAMS: conv tiles, vector
-widths, Winograd or direct, gemm blocks, ...) from ``Kernel.params``: the defaults, then
-``build(params=...)``, then the tuning record of its workload (lowering.workload_key) for
-this CPU. ``cnncc tune MODEL --target llvm --db DIR`` measures candidates per workload
+Schedules: a kernel reads its family's typed schedule (schedule.py; ``ConvSchedule`` beside
+the conv kernels, ``GemmSchedule``, ...) through ``Kernel.schedule``: the family's defaults
+for the target, then ``build(params=...)``, then the tuning record of its workload
+(lowering.workload_key) for this CPU. ``cnncc tune MODEL --target llvm --db DIR`` measures candidates per workload
 (tuning.py) into DIR/llvm.sqlite (records.py); ``cnncc compile --db DIR`` (or
 $CNNCC_TUNING_DB, which ``cnncc bench`` builds also read) applies them.
 
@@ -32,8 +32,9 @@ from cnncc.ir import Graph
 from . import records
 from .codegen import generate
 from .compile import optimize_module
-from .lowering import DEFAULT_PARAMS, supported_ops  # noqa: F401
+from .lowering import supported_ops  # noqa: F401
 from .runtime import JitExecutable
+from .schedule import ScheduleError, check_params
 from .runtime import num_threads as check_threads
 from .target import resolve_target
 
@@ -43,7 +44,7 @@ def build(graph: Graph, cpu: str | None = None, params: dict | None = None, num_
     """Compile ``graph`` for this process.
 
     ``cpu``: another LLVM cpu for the code (e.g. "x86-64-v3"; the JIT still runs it here).
-    ``params``: schedule parameters over ``lowering.DEFAULT_PARAMS`` (tile sizes, ...).
+    ``params``: schedule parameters (schedule.py: ``conv_ow_tile``, ...) and build flags.
     ``num_threads``: fixed thread count (default: $CNNCC_NUM_THREADS at each run, else all
     cores). ``db_dir``: a tuning records folder (tuning.py; default $CNNCC_TUNING_DB): each
     kernel whose workload has a record gets the record's parameters (over ``params``), the
@@ -53,9 +54,10 @@ def build(graph: Graph, cpu: str | None = None, params: dict | None = None, num_
     if unknown:
         raise UsageError(f"llvm backend: unknown option(s) {', '.join(sorted(unknown))} "
                          f"(known: cpu, params, num_threads, db_dir, lazy)")
-    unknown_params = set(params or {}) - set(DEFAULT_PARAMS) - {"profile"}
-    if unknown_params:
-        raise UsageError(f"llvm backend: unknown schedule parameter(s) {', '.join(sorted(unknown_params))}")
+    try:
+        params = check_params(params)
+    except ScheduleError as exc:
+        raise UsageError(f"llvm backend: {exc}") from None
     if num_threads is not None:
         check_threads(num_threads)  # refused now rather than at the first run
     limits = size_limits.current()

@@ -22,8 +22,9 @@ from cnncc.errors import BackendError
 from cnncc.ir import Graph, Value
 
 from .emit import I32, I64, I8, PTR, VOID, ITEMSIZE
-from .lowering import COUNTER_BYTES, DEFAULT_PARAMS, STATUS_BYTES, VIEW_OPS, Kernel, kernel_key, lowering_for, workload_key
+from .lowering import COUNTER_BYTES, STATUS_BYTES, VIEW_OPS, Kernel, kernel_key, lowering_for, workload_key
 from .memory import MemoryPlan, kernel_free_nodes, plan_memory
+from .schedule import check_params
 from .target import TargetInfo
 from .weights import Blob
 
@@ -49,7 +50,7 @@ class GeneratedModule:
     blob: Blob
     kernels: list[KernelInfo]
     target: TargetInfo
-    params: dict
+    params: dict               # the build's schedule parameters and flags (not the defaults)
     timings: dict = field(default_factory=dict)
     workspace_size: int = 0    # the arena plus the largest kernel scratch
 
@@ -64,10 +65,11 @@ def _symbol(text: str) -> str:
 
 def generate(graph: Graph, target: TargetInfo, params: dict | None = None,
              schedules: Mapping[str, dict] | None = None) -> GeneratedModule:
-    """``params`` over DEFAULT_PARAMS for every kernel; ``schedules`` maps a workload key
-    (lowering.workload_key) to parameters for that kernel only (tuning records)."""
+    """``params``: schedule parameters (schedule.py) and build flags for every kernel;
+    ``schedules`` maps a workload key (lowering.workload_key) to parameters for that kernel
+    only (tuning records), over ``params``."""
     t0 = time.perf_counter()
-    params = {**DEFAULT_PARAMS, **(params or {})}
+    params = check_params(params)
     free = kernel_free_nodes(graph, VIEW_OPS)
     blob = Blob()
     mod = ir.Module(name=_symbol(graph.name) or "model")

@@ -9,6 +9,7 @@ import llvmlite.binding as llvm
 from cnncc.errors import BackendError
 
 from .codegen import GeneratedModule
+from .schedule import BUILD_FLAGS
 from .target import init_llvm
 
 
@@ -29,7 +30,7 @@ def optimize_module(gen: GeneratedModule, tm, opt_level: int = 3):
         pto = llvm.create_pipeline_tuning_options(speed_level=min(opt_level, 3))
         pto.loop_vectorization = True
         pto.slp_vectorization = True
-        pto.loop_unrolling = bool(gen.params.get("llvm_unroll", True))
+        pto.loop_unrolling = bool(gen.params.get("llvm_unroll", BUILD_FLAGS["llvm_unroll"]))
         pto.loop_interleaving = True
         pb = llvm.create_pass_builder(tm, pto)
         pb.getModulePassManager().run(mod, pb)

@@ -17,6 +17,7 @@ from cnncc.backends.base import LoweringTable
 from cnncc.ir import Node
 
 from .emit import PTR, VOID, Emitter, llvm_type
+from .schedule import ParallelSchedule, S
 from .weights import Blob
 
 LowerFn = Callable[["Kernel", Node], None]
@@ -39,32 +40,6 @@ lowering_for = TABLE.lookup
 # ops whose output is the input's bytes under another shape: no code, same storage
 VIEW_OPS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout"})
 
-# default schedule parameters; build(..., params={...}) overrides them for every kernel,
-# tuning records (tuning.py) per kernel workload
-DEFAULT_PARAMS = {
-    "conv_schedule": "auto",     # "rows": always the width-vectorized row kernel; "direct": never
-                                 # Winograd; "winograd": F(m x m,3x3) where it applies (kernels/winograd.py)
-    "conv_pixels_max_taps": 32,  # "auto" puts pixels in the vector lanes up to this Cg*KH*KW
-    "conv_winograd_min_width": 12,  # "auto" uses Winograd from this output width (0: never)
-    "conv_winograd_tile": 0,     # Winograd output tile m x m: 2 or 4 (0: winograd.tile_size picks)
-    "conv_oc_block": 4,          # output channels per work item of the row kernel
-    "conv_ow_tile": 0,           # output pixels per register tile of the channel-vector kernel
-                                 # (0: 8 with 32 vector registers (AVX-512), else 4; fitted to
-                                 # short rows of deep convs, conv._tile_pixels)
-    "conv_oc_vectors": 2,        # channel vectors per register tile (tile = ow_tile x oc_vectors)
-    "conv_vector_lanes": 0,      # channels per vector (0: widest that divides, or padded to the host width)
-    "conv_prefetch": True,       # the channel-vector kernel prefetches the next block's weights
-    "conv_pointwise_row": 256,   # a 1x1 conv's flattened map is cut into rows of about this length
-    "conv_unroll_ow": 32,        # rows up to this width are fully unrolled into tiles
-    "conv_plane_max": 1 << 15,   # depthwise planes up to this many floats use the plane kernel
-    "conv_window_rows": True,    # other depthwise convs: vectors along the output row (window.py)
-    "gemm_row_block": 4,         # output rows sharing one pass over B in gemm/matmul
-    "map_block": 4096,           # elements per work item of elementwise / copy kernels
-    "parallel_min_work": 1 << 15,  # below this much work a kernel runs on one thread
-    "llvm_unroll": False,        # LLVM's loop unroller: ~2x compile time, no measured speedup
-}
-
-
 def supported_ops() -> list[str]:
     return sorted(TABLE.ops() | VIEW_OPS)
 
@@ -80,7 +55,8 @@ class Kernel:
     def __init__(self, module: ir.Module, name: str, node: Node, blob: Blob, params: dict, target):
         self.node = node
         self.blob = blob
-        self.params = params
+        self.params = params   # checked schedule parameters (schedule.check_params) for this kernel
+        self._schedules: dict[type, object] = {}
         self.target = target
         n_out, n_in = len(node.outputs), len(node.inputs)
         fnty = ir.FunctionType(VOID, [PTR] * (n_out + n_in + 2))
@@ -164,8 +140,16 @@ class Kernel:
         self.output_over_input = i
 
     # -- scheduling ----------------------------------------------------------------------
+    def schedule(self, family: type[S]) -> S:
+        """This kernel's schedule of ``family`` (schedule.py): the family's defaults for the
+        target, with the kernel's parameters applied."""
+        s = self._schedules.get(family)
+        if s is None:
+            s = self._schedules[family] = family.for_target(self.target).with_params(self.params)
+        return s
+
     def is_parallel(self, total: int, work_per_item: int) -> bool:
-        return total > 1 and total * work_per_item >= self.params["parallel_min_work"]
+        return total > 1 and total * work_per_item >= self.schedule(ParallelSchedule).min_work
 
     @contextmanager
     def parallel_loop(self, total: int, work_per_item: int = 1, name: str = "t", static: bool = False):

@@ -5,7 +5,8 @@ One row per (workload, cpu, features): the best schedule parameters measured for
 workload on that CPU, with the time they took and the default schedule's time. ``workload``
 is ``lowering.workload_key(node)`` (op, attributes, operand types), so a layer shape tuned
 for one model serves every model that has it; the CPU name and LLVM feature string keep
-machines apart. ``params`` is JSON: only the parameters that differ from DEFAULT_PARAMS
+machines apart. ``params`` is JSON: only the parameters that differ from the
+default schedules (schedule.py)
 (``{}``: the default schedule won).
 """
 

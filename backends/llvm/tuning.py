@@ -3,7 +3,7 @@
     results = tune(graph, trials=64, db_dir="tuning")      # records -> db_dir/llvm.sqlite
     exe = build(graph, db_dir="tuning")                    # each kernel gets its best record
 
-A kernel's schedule is its entries of DEFAULT_PARAMS (lowering.py): conv register tiles
+A kernel's schedule is its family's typed schedule (schedule.py): conv register tiles
 (output pixels x channel vectors), the row kernel's channel block, whether rows are unrolled,
 the depthwise plane kernel, direct or Winograd, gemm row blocks. ``candidates(node, target)`` lists what
 may change for a node; the default schedule is always candidate 0 and always measured, so a
@@ -33,7 +33,8 @@ from cnncc.ir import Graph, Node, Value
 
 from .codegen import generate
 from .compile import optimize_module
-from .lowering import DEFAULT_PARAMS, VIEW_OPS, workload_key
+from .lowering import VIEW_OPS, workload_key
+from .schedule import default_params
 from .records import Record, RecordsDB
 from .runtime import JitExecutable
 from .target import TargetInfo, resolve_target
@@ -78,8 +79,8 @@ def candidates(node: Node, target: TargetInfo) -> list[dict]:
     if node.op in CONV_OPS:
         Cg, Mg, depthwise = _conv_shape(node)
         regs = 32 if target.vector_bits >= 512 else 16
-        direct = {"conv_schedule": "direct"}   # the channel-vector kernel, whatever "auto" picks
-        out += [direct, {"conv_schedule": "pixels"}, {"conv_prefetch": False}]
+        direct = {"conv_algorithm": "direct"}   # the channel-vector kernel, whatever "auto" picks
+        out += [direct, {"conv_algorithm": "pixels"}, {"conv_prefetch": False}]
         if node.inputs[1].is_constant:
             for nv in (1, 2, 3, 4, 5, 6):
                 for t in (2, 4, 6, 8, 10, 12, 14, 16):
@@ -92,20 +93,21 @@ def candidates(node: Node, target: TargetInfo) -> list[dict]:
                     for nv in (1, 2):
                         out.append({**direct, "conv_vector_lanes": vl, "conv_oc_vectors": nv})
         for r in (1, 2, 4, 8):
-            out.append({"conv_schedule": "rows", "conv_oc_block": r})
+            out.append({"conv_algorithm": "rows", "conv_oc_block": r})
         if depthwise:
             out.append({"conv_plane_max": 0})
         if _winograd_applies(node):
-            out.append({"conv_schedule": "winograd"})
-            out.append({"conv_schedule": "winograd", "conv_winograd_tile": 2})
-            out.append({"conv_schedule": "winograd", "conv_winograd_tile": 4})
+            out.append({"conv_algorithm": "winograd"})
+            out.append({"conv_algorithm": "winograd", "conv_winograd_tile": 2})
+            out.append({"conv_algorithm": "winograd", "conv_winograd_tile": 4})
     elif node.op in GEMM_OPS:
         for r in (1, 2, 3, 4, 6, 8):
             out.append({"gemm_row_block": r})
     # drop what equals the defaults
+    defaults = default_params(target)
     uniq, seen = [], set()
     for c in out:
-        c = {k: v for k, v in c.items() if DEFAULT_PARAMS.get(k) != v}
+        c = {k: v for k, v in c.items() if defaults.get(k) != v}
         key = tuple(sorted(c.items()))
         if key not in seen:
             seen.add(key)

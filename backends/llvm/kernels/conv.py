@@ -1,14 +1,14 @@
 """Direct convolution (1-D and 2-D, groups, depthwise, dilation, stride, asymmetric pads) and
 ConvTranspose, NCHW.
 
-Schedules (parameters in lowering.DEFAULT_PARAMS, per workload from the tuner):
+Schedules (``ConvSchedule`` in conv_schedule.py, per workload from the tuner):
 
 * channel vectors (constant weights, the default): one work item is R = NV x V output
   channels of one output row; register tiles of T pixels x NV <V x float> accumulators,
   weights packed [g][oc block][ic][kh][kw][R], inputs broadcast; the tile leaves registers
   through an in-register transpose as vector row stores. A group whose channel count is not
   a multiple of V is padded to whole tiles (zero weights; the tail lanes are not stored).
-* rows (``conv_schedule="rows"``, runtime weights, tiny channel counts): R output rows, the
+* rows (``conv_algorithm="rows"``, runtime weights, tiny channel counts): R output rows, the
   innermost loop over the output width (LLVM vectorizes it); ``R`` is ``conv_oc_block``.
 * depthwise: the padded-plane kernel for stride 1 and small planes, else window.py's
   row-vectorized windows (any stride <= 4).
@@ -34,6 +34,7 @@ from cnncc.ir import Attrs, Node, TensorType, Value
 from ..emit import F32, FAST
 from ..lowering import register
 from . import winograd
+from .conv_schedule import ConvSchedule
 from .window import max_stride, splat, window_rows
 
 
@@ -104,7 +105,7 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None, post_reads=(), tile_pos
     em = k.em
     xb, yb = a.get("x_block", 0), a.get("y_block", 0)  # blocked storage (passes/backend_layout.py)
     blocked = bool(xb or yb)
-    if not blocked and winograd.chosen(node, k.params):
+    if not blocked and winograd.chosen(node, k.schedule(ConvSchedule)):
         k.algorithm = "winograd"
         winograd.emit_winograd(k, node, y, o_shape, bias, post)
         return False
@@ -118,25 +119,25 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None, post_reads=(), tile_pos
     x = k.inp(0)
     unpadded = a.pads[-1] == 0 and ph == pw == 0 and (len(o_shape) == 3 or a.pads[2] == 0)
     if (len(o_shape) == 4 and KH == KW == 1 and (sh, sw) != (1, 1) and unpadded and Cg > 1
-            and k.const_input(1) is not None and k.params["conv_schedule"] in ("auto", "direct")):
+            and k.const_input(1) is not None and k.schedule(ConvSchedule).algorithm in ("auto", "direct")):
         x = _subsample(k, x, N * C // (xb or 1), H, W, OH, OW, sh, sw, xb or 1)
         H, W, sh, sw = OH, OW, 1, 1
     if len(o_shape) <= 4 and KH == KW == 1 and sh == sw == 1 and unpadded:
         # pointwise: the map flattened and cut into rows of S pixels
         # (a mean over the map: the whole map in one row, so one work item sums it)
-        S = H * W if mean_into is not None else pointwise_row(H * W, int(k.params["conv_pointwise_row"]))
+        S = H * W if mean_into is not None else pointwise_row(H * W, k.schedule(ConvSchedule).pointwise_row)
         H, W, OH, OW = H * W // S, S, H * W // S, S
     if blocked and not (len(o_shape) == 4 and KH == KW == 1 and sh == sw == 1 and unpadded and G == 1
                         and k.const_input(1) is not None):
         raise ValueError("blocked storage (x_block/y_block) needs a 1x1 ungrouped unpadded conv with constant weights")
     # only the channel-vector and row kernels below read and write blocked storage
-    depthwise = not blocked and len(o_shape) == 4 and Cg == 1 and Mg == 1 and k.params["conv_schedule"] != "rows"
+    depthwise = not blocked and len(o_shape) == 4 and Cg == 1 and Mg == 1 and k.schedule(ConvSchedule).algorithm != "rows"
     if (depthwise and sh == sw == 1
-            and _padded_plane_size(H, W, OH, OW, KH, KW, dh, dw, ph, pw) <= int(k.params["conv_plane_max"])):
+            and _padded_plane_size(H, W, OH, OW, KH, KW, dh, dw, ph, pw) <= k.schedule(ConvSchedule).plane_max):
         k.algorithm = "depthwise planes"
         _depthwise_planes(k, node, y, bias, post, N, G, H, W, OH, OW, KH, KW, dh, dw, ph, pw)
         return False
-    if depthwise and max_stride(sw) and k.params["conv_window_rows"]:
+    if depthwise and max_stride(sw) and k.schedule(ConvSchedule).window_rows:
         k.algorithm = "depthwise rows"
         _depthwise_rows(k, y, bias, post, N, G, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw)
         return False
@@ -147,9 +148,9 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None, post_reads=(), tile_pos
     geo = _Geo(C, Cg, D, H, W, KD, KH, KW, sd, sh, sw, dd, dh, dw, pd, ph, pw, OW, xb)
     KH = KD * KH  # (kd, kh) pairs are walked as one tap-row index
     wdata = k.const_input(1)
-    V, NV, Mp = channel_tiles(Mg, k.target.vector_lanes, int(k.params["conv_oc_vectors"]),
-                              int(k.params["conv_vector_lanes"]))
-    vec = wdata is not None and V > 0 and (k.params["conv_schedule"] != "rows" or bool(yb))
+    V, NV, Mp = channel_tiles(Mg, k.target.vector_lanes, k.schedule(ConvSchedule).oc_vectors,
+                              k.schedule(ConvSchedule).vector_lanes)
+    vec = wdata is not None and V > 0 and (k.schedule(ConvSchedule).algorithm != "rows" or bool(yb))
     # a blocked output needs the epilogue in registers, and whole channel tiles unless nothing
     # is stored per pixel (a mean without a residual); a blocked input only the vector kernel
     whole_tiles = Mp == Mg and V > 0 and yb % V == 0
@@ -162,7 +163,7 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None, post_reads=(), tile_pos
                          f"{tile_post is not None}: the layout pass should not have chosen it")
     if not vec:
         NV, Mp = 1, Mg
-    R = NV * V if vec else _pick_block(Mg, int(k.params["conv_oc_block"]))
+    R = NV * V if vec else _pick_block(Mg, k.schedule(ConvSchedule).oc_block)
     k.algorithm = ((f"direct {R}ch" if vec else "rows") + (" pointwise" if KH * KW == 1 and sh == sw == 1 else "")
                    + (f" {'in' if xb else ''}{'+' if xb and yb else ''}{'out' if yb else ''} NHWC" if blocked else ""))
     OB = Mp // R
@@ -195,7 +196,7 @@ def emit_conv(k, node, y, o_shape, bias=None, post=None, post_reads=(), tile_pos
         # channels of this block (fewer than R in the last block of a padded group)
         count = R if Mp == Mg else em.smin(R, em.sub(Mg, em.mul(ob, R)))
         if vec:
-            stream = (em.add(em.mul(od, OH), oh), OD * OH, G * OB) if k.params["conv_prefetch"] else None
+            stream = (em.add(em.mul(od, OH), oh), OD * OH, G * OB) if k.schedule(ConvSchedule).prefetch else None
             blocked_out = (yb, em.mul(em.mul(n, M), plane), em.mul(em.add(em.mul(od, OH), oh), OW)) if yb else None
             mean = (mean_into, em.mul(n, M), 1.0 / (OD * OH * OW)) if mean_into is not None else None
             _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, NV, OB, count, Mp > Mg,
@@ -379,13 +380,13 @@ def _depthwise_rows(k, y, bias, post, N, G, H, W, OH, OW, KH, KW, sh, sw, dh, dw
 
 
 def _pixels_chosen(k, node, o_shape, Cg, KH, KW, OW, sw, D) -> bool:
-    """``conv_schedule`` "pixels", or "auto" for few taps per output at stride 1 (Cg*KH*KW
+    """``conv_algorithm`` "pixels", or "auto" for few taps per output at stride 1 (Cg*KH*KW
     <= ``conv_pixels_max_taps``, e.g. a narrow grouped 1x1): there the channel-vector tile's
     transpose costs as much as its FMAs. Not for 16+ taps onto whole channel vectors, where
     the channel-vector kernel measured faster (SqueezeNet's 16->64 1x1: 74% of peak against
     63%, 32->128: 91% against 78%). ShuffleNet's 34-channel groups (34 taps) also run faster
     as channel vectors, padded to 48 (55-64% against 39-49%)."""
-    sched = k.params["conv_schedule"]
+    sched = k.schedule(ConvSchedule).algorithm
     if sched not in ("auto", "pixels") or len(o_shape) != 4 or D != 1 or k.const_input(1) is None:
         return False
     if not max_stride(sw) or OW < k.target.vector_lanes // 2:
@@ -394,7 +395,7 @@ def _pixels_chosen(k, node, o_shape, Cg, KH, KW, OW, sw, D) -> bool:
     # 3-channel stride-2 stems (the strided loads' shuffles)
     taps = Cg * KH * KW
     whole_vectors = (node.inputs[1].shape[0] // node.attrs.group) % k.target.vector_lanes == 0
-    return sched == "pixels" or (sw == 1 and taps <= int(k.params["conv_pixels_max_taps"])
+    return sched == "pixels" or (sw == 1 and taps <= k.schedule(ConvSchedule).pixels_max_taps
                                  and not (whole_vectors and taps >= 16))
 
 
@@ -562,8 +563,8 @@ def _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, 
     VT = ir.VectorType(F32, V)
     # 0: 16 (AVX-512: 32 registers) or 8 accumulators; one channel vector gets twice the pixels
     # (SqueezeNet's 384->48 1x1: 74% of peak with 8 pixels, 91% with 16)
-    T = int(k.params["conv_ow_tile"]) or (max(1, (16 if k.target.vector_bits >= 512 else 8) // NV) if NV < 3 else 8)
-    if not int(k.params["conv_ow_tile"]) and KH * KW == 1 and Cg >= TILE_FIT_MIN_CHANNELS:
+    T = k.schedule(ConvSchedule).ow_tile or (max(1, (16 if k.target.vector_bits >= 512 else 8) // NV) if NV < 3 else 8)
+    if not k.schedule(ConvSchedule).ow_tile and KH * KW == 1 and Cg >= TILE_FIT_MIN_CHANNELS:
         T = _tile_pixels(OW, T, NV, 32 if k.target.vector_bits >= 512 else 16)
     undef = ir.Constant(VT, ir.Undefined)
     splat = ir.Constant(ir.VectorType(ir.IntType(32), V), [0] * V)
@@ -686,7 +687,7 @@ def _vector_rows(k, geo, x, y, wp, bias, row0, plane, oc0, n, g, ob, od, oh, V, 
         for ow0 in range(lo, hi, T):
             tile(ow0, min(T, hi - ow0), True)
 
-    if OW <= int(k.params["conv_unroll_ow"]):
+    if OW <= k.schedule(ConvSchedule).unroll_ow:
         static_tiles(0, OW)
     else:
         # interior: every tap of every kernel column inside the row
@@ -881,7 +882,7 @@ def _interleave_pairs(k, src_ptr, srcs, y, dst, W, add):
 def lower_conv_transpose(k, node):
     """Gather form: each output row sums the input rows/columns that land on it; kernels
     equal to their stride run as a pointwise conv plus a scatter (``_conv_transpose_as_pointwise``)."""
-    if _tiles_output(node, k.out_shape()) and k.params["conv_schedule"] != "rows":
+    if _tiles_output(node, k.out_shape()) and k.schedule(ConvSchedule).algorithm != "rows":
         _conv_transpose_as_pointwise(k, node)
         return
     a = node.attrs

@@ -11,6 +11,7 @@ transposed copy of VGG's 400 MB classifier at compile time. RB is ``gemm_row_blo
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -18,9 +19,17 @@ from llvmlite import ir
 
 from ..emit import F32, FAST, REASSOC
 from ..lowering import register
+from ..schedule import Schedule, schedule_family
 from .conv import _pick_block
 from .strided import broadcast_strides
 from .window import splat
+
+
+@schedule_family("gemm", ops={"Gemm", "MatMul", "FusedGemm"})
+@dataclass(frozen=True)
+class GemmSchedule(Schedule):
+    row_block: int = 4        # output rows sharing one pass over B
+
 
 NB = 512  # column block: RB rows of C stay in L1 while B streams
 
@@ -32,7 +41,7 @@ def gemm_core(k, *, batch, M, N, K, a_ptr, a_strides, b_ptr, b_strides, y, c=Non
     ``post(rows, i0, j0, j1)`` runs after each work item's rows are complete (epilogues)."""
     em = k.em
     b = em.b
-    RB = _pick_block(M, int(k.params["gemm_row_block"]))
+    RB = _pick_block(M, k.schedule(GemmSchedule).row_block)
     nb = -(-N // NB)
     nblk = -(-N // nb)
     a_bs, a_rs, a_cs = a_strides
@@ -44,7 +53,7 @@ def gemm_core(k, *, batch, M, N, K, a_ptr, a_strides, b_ptr, b_strides, y, c=Non
     if b_cs == 1 and N >= k.target.vector_lanes:
         # twice the rows of the other schedules: B is read once per row block (PP-OCR rec's
         # 40x120 @ 120x6625: 171 GFLOP/s with 4 rows, 212 with 8)
-        RB2 = _pick_block(M, 2 * int(k.params["gemm_row_block"]))
+        RB2 = _pick_block(M, 2 * k.schedule(GemmSchedule).row_block)
         _register_tiles(k, batch, M, N, K, a_ptr, a_strides, b_ptr, b_strides, y, c, alpha, post, RB2)
         return
     with k.parallel_loop(nbatch * (M // RB) * nb, RB * K * nblk) as t:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from llvmlite import ir
 
 from ..emit import I64, Emitter, Index
+from ..schedule import MapSchedule
 
 
 @dataclass
@@ -97,7 +98,7 @@ def emit_map(k, shape: Sequence[int], out: Access, ins: Sequence[Access],
         return
     inner = shape[-1]
     outer = shape[:-1]
-    block = max(1, int(k.params["map_block"]))
+    block = max(1, k.schedule(MapSchedule).block)
     nblocks = -(-inner // block)
     block = -(-inner // nblocks)  # even blocks
     total = math.prod(outer) * nblocks

@@ -1,5 +1,5 @@
 """Winograd F(m x m, 3x3), m = 2 or 4, for 3x3, stride 1, dilation 1, ungrouped, batch-1
-convs with constant weights: ``conv_schedule="winograd"``, and by default ("auto") for wide
+convs with constant weights: ``conv_algorithm="winograd"``, and by default ("auto") for wide
 maps (``chosen``); the tuner measures both tiles and the direct kernel. The output tile is
 ``conv_winograd_tile``, else ``tile_size`` picks (4 but for small maps with large weights).
 Multiplies per output: (m+2)^2 / m^2 instead of 9, i.e. 2.25x (m=2) or 4x (m=4) fewer.
@@ -38,6 +38,7 @@ import numpy as np
 from llvmlite import ir
 
 from ..emit import F32, FAST
+from .conv_schedule import ConvSchedule
 
 # Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks" (2015):
 # Y = AT [(G g G^T) * (BT d BT^T)] AT^T for an (m+2)^2 input tile d, a 3x3 filter g.
@@ -85,8 +86,8 @@ def _out_width(node) -> int:
     return node.inputs[0].shape[3] + node.attrs.pads[1] + node.attrs.pads[3] - 2
 
 
-def chosen(node, params) -> bool:
-    """``conv_schedule`` "winograd" where it applies; "auto" where it applies to a map at
+def chosen(node, schedule) -> bool:
+    """``conv_algorithm`` "winograd" where it applies; "auto" where it applies to a map at
     least ``conv_winograd_min_width`` wide with >= 16 channels in and out (below 14
     wide only with transformed weights up to 8 MiB), where it measured faster than the
     direct kernel here (1 thread, Zen 5, the automatic tile: F(4,3) on all of these):
@@ -96,12 +97,12 @@ def chosen(node, params) -> bool:
     layers 1.5-1.9x. Not below 12 wide by default: Inception v2's 7x7 layers measured 1.4x
     alone but made the model 3% slower, ResNet-50's 7x7 512->512 F(2,3) 1.3x alone, 16%
     slower in the model (cnncc bench, SqueezeNet 0.99 -> 0.92 of onnxruntime with these rules)."""
-    sched = params["conv_schedule"]
+    sched = schedule.algorithm
     if sched not in ("auto", "winograd") or not applies(node):
         return False
     if sched == "winograd":
         return True
-    min_w = int(params["conv_winograd_min_width"])
+    min_w = schedule.winograd_min_width
     w = node.inputs[1]
     OW = _out_width(node)
     if min_w <= 0 or OW < min_w or w.shape[0] < 16 or w.shape[1] < 16:
@@ -109,7 +110,7 @@ def chosen(node, params) -> bool:
     # below 14 wide each transformed weight serves few tiles: a model streams them from
     # memory, and large ones then cost more than the multiplies saved (ResNet-50's 7x7
     # 512->512, 16 MiB as F(2,3): 0.87 ms in the model against 0.75 ms direct)
-    alpha = tile_size(node, params) + 2
+    alpha = tile_size(node, schedule) + 2
     return OW >= 14 or alpha * alpha * w.shape[0] * w.shape[1] * 4 <= SMALL_MAP_MAX_WEIGHT_BYTES
 
 
@@ -122,13 +123,13 @@ TILE4_MIN_TILES = 16
 TILE4_MAX_WEIGHT_BYTES = 16 << 20
 
 
-def tile_size(node, params) -> int:
+def tile_size(node, schedule) -> int:
     """Output tile m: ``conv_winograd_tile`` when 2 or 4; else (0) 4, except 2 on small maps
     (< 16 F(4,3) tiles) whose F(4,3) weights exceed 16 MiB (M x C > ~116k: 512 x 512), where
     F(4,3) measured slower than F(2,3) (1 thread, Zen 5: 512->512 at 7x7 0.62x, 8x8 0.81x,
     12x12 0.84x; but 256->256 at 7x7 1.2x, 64->64 at 7x7 1.13x). On ResNet-50's and VGG-19's
     3x3 layers from 14 wide F(4,3) measured 1.04-1.75x F(2,3) (512->512 at 14x14: 0.93-1.05x)."""
-    m = int(params.get("conv_winograd_tile", 0))
+    m = schedule.winograd_tile
     if m in TRANSFORMS:
         return m
     if m != 0:
@@ -271,7 +272,7 @@ def emit_winograd(k, node, y, o_shape, bias, post):
     M = k.in_shape(1)[0]
     OH, OW = o_shape[-2:]
     ph, pw = a.pads[0], a.pads[1]
-    mt = tile_size(node, k.params)
+    mt = tile_size(node, k.schedule(ConvSchedule))
     bt, _, at = TRANSFORMS[mt]
     al = mt + 2
     A2 = al * al

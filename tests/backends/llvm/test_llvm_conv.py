@@ -57,17 +57,17 @@ def test_conv(x_shape, w_shape, attrs, const_w, bias, schedule, cpu):
     inputs = [rand(*x_shape), const(w) if const_w else w]
     if bias:
         inputs.append(const(rand(w_shape[0], seed=2)))
-    check_op("Conv", inputs, attrs, params={"conv_schedule": schedule}, cpu=cpu)
+    check_op("Conv", inputs, attrs, params={"conv_algorithm": schedule}, cpu=cpu)
 
 
-@pytest.mark.parametrize("params", [{"conv_schedule": "rows", "conv_oc_block": 1},
-                                    {"conv_schedule": "rows", "conv_oc_block": 3},
-                                    {"conv_schedule": "rows", "conv_oc_block": 8},
+@pytest.mark.parametrize("params", [{"conv_algorithm": "rows", "conv_oc_block": 1},
+                                    {"conv_algorithm": "rows", "conv_oc_block": 3},
+                                    {"conv_algorithm": "rows", "conv_oc_block": 8},
                                     {"conv_ow_tile": 1}, {"conv_prefetch": False}, {"conv_ow_tile": 5, "conv_unroll_ow": 0},
                                     {"conv_ow_tile": 16, "conv_unroll_ow": 100},
                                     {"conv_oc_vectors": 1, "conv_ow_tile": 3},
                                     {"conv_oc_vectors": 4, "conv_ow_tile": 2, "conv_unroll_ow": 0}])
-def test_conv_schedule_params(params):
+def test_conv_algorithm_params(params):
     check_op("Conv", [rand(1, 4, 7, 39), const(rand(16, 4, 3, 3, seed=1))],
              conv_attrs((3, 3), (1, 1), (1, 2, 1, 0), (1, 1)), params=params)
 

@@ -5,7 +5,7 @@ import pytest
 
 from cnncc.backends import llvm
 from cnncc.backends.llvm.kernels import winograd
-from cnncc.backends.llvm.lowering import DEFAULT_PARAMS
+from cnncc.backends.llvm.kernels.conv_schedule import ConvSchedule
 from cnncc.backends.llvm.target import resolve_target
 from cnncc.backends.llvm.tuning import candidates
 from cnncc.backends.reference import interpret
@@ -120,7 +120,7 @@ WINO_TOL = {2: 2e-5, 4: 1e-4}
 
 def _check_winograd(op, inputs, attrs, tile, cpu=None):
     g, feeds = op_graph(op, inputs, attrs)
-    exe = llvm.build(g, cpu=cpu, params={"conv_schedule": "winograd", "conv_winograd_tile": tile})
+    exe = llvm.build(g, cpu=cpu, params={"conv_algorithm": "winograd", "conv_winograd_tile": tile})
     assert [k.algorithm for k in exe.generated.kernels] == ["winograd"]
     got, want = exe.run(feeds), interpret(g, feeds)
     for name, ref in want.items():
@@ -200,21 +200,21 @@ def test_winograd_tile_choice():
                         dict(WINO, pads=(1, 1, 1, 1), group=1))
         return g.nodes[0]
 
-    auto = {**DEFAULT_PARAMS, "conv_winograd_tile": 0}
+    auto = ConvSchedule()
     assert winograd.tile_size(node(512, 512, 7), auto) == 2
     assert winograd.tile_size(node(512, 512, 14), auto) == 4
     assert winograd.tile_size(node(256, 256, 7), auto) == 4
     assert winograd.tile_size(node(64, 64, 56), auto) == 4
-    assert winograd.tile_size(node(512, 512, 7), {**auto, "conv_winograd_tile": 4}) == 4
-    assert winograd.tile_size(node(64, 64, 56), {**auto, "conv_winograd_tile": 2}) == 2
+    assert winograd.tile_size(node(512, 512, 7), auto.with_params({"conv_winograd_tile": 4})) == 4
+    assert winograd.tile_size(node(64, 64, 56), auto.with_params({"conv_winograd_tile": 2})) == 2
     with pytest.raises(ValueError, match="conv_winograd_tile"):
-        winograd.tile_size(node(64, 64, 56), {**auto, "conv_winograd_tile": 3})
+        auto.with_params({"conv_winograd_tile": 3})
     cands = candidates(node(64, 64, 56), resolve_target(None))
     for tile in (2, 4):
-        assert {"conv_schedule": "winograd", "conv_winograd_tile": tile} in cands
+        assert {"conv_algorithm": "winograd", "conv_winograd_tile": tile} in cands
     # the parameter reaches the kernel: F(4,3)'s transformed tensors are the smaller here
     g, _ = op_graph("Conv", [rand(1, 16, 14, 14), const(rand(16, 16, 3, 3, seed=1))],
                     dict(WINO, pads=(1, 1, 1, 1), group=1))
-    ws = {t: llvm.build(g, params={"conv_schedule": "winograd", "conv_winograd_tile": t}).generated.workspace_size
+    ws = {t: llvm.build(g, params={"conv_algorithm": "winograd", "conv_winograd_tile": t}).generated.workspace_size
           for t in (2, 4)}
     assert ws[4] < ws[2]

@@ -24,7 +24,7 @@ def test_fused_conv_channel_vector_epilogues(m, epilogue, kinds, kernel, pads):
     for i, kind in enumerate(kinds):
         extras.append(rand(1, m, oh, ow, seed=10 + i) if kind == "add" else const(rand(m, seed=5)))
     attrs = dict(kernel_shape=kernel, strides=(1, 1), pads=pads, dilations=(1, 1), epilogue=epilogue)
-    for params, cpu in (({}, None), ({"conv_schedule": "direct", "conv_ow_tile": 5, "conv_unroll_ow": 0}, None),
-                        ({"conv_schedule": "direct"}, "x86-64-v3")):
+    for params, cpu in (({}, None), ({"conv_algorithm": "direct", "conv_ow_tile": 5, "conv_unroll_ow": 0}, None),
+                        ({"conv_algorithm": "direct"}, "x86-64-v3")):
         check_op("FusedConv", [rand(1, c, h, w), const(rand(m, c, *kernel, seed=1))] + extras, attrs,
                  params=params, cpu=cpu)

@@ -9,7 +9,8 @@ from cnncc.backends.llvm.codegen import generate
 from cnncc.backends.llvm.compile import optimize_module
 from cnncc.backends.llvm.runtime import JitExecutable
 from cnncc.backends.reference import interpret
-from cnncc.backends.llvm.lowering import DEFAULT_PARAMS, workload_key
+from cnncc.backends.llvm.lowering import workload_key
+from cnncc.backends.llvm.schedule import default_params
 from cnncc.backends.llvm.target import resolve_target
 from cnncc.ir import Graph, Node, TensorType, Value
 
@@ -56,7 +57,7 @@ def test_candidates_start_with_default_and_respect_registers():
         assert cands[0] == {} and len(cands) > 1
         regs = 32 if target.vector_bits >= 512 else 16
         for c in cands:
-            full = {**DEFAULT_PARAMS, **c}
+            full = {**default_params(target), **c}
             if full["conv_ow_tile"]:
                 assert full["conv_ow_tile"] * full["conv_oc_vectors"] + full["conv_oc_vectors"] < regs
 
@@ -192,9 +193,9 @@ def test_export_of_tuned_winograd_and_padded_kernels(tmp_path):
     feeds = {"x": RNG.standard_normal((1, 32, 14, 14)).astype(np.float32)}
     target = resolve_target(None)
     with records.RecordsDB(tmp_path / "db", target) as db:
-        db.put(records.Record(workload_key(g.nodes[0]), "Conv", {"conv_schedule": "winograd"}, 1.0, 2.0, 2, 1))
+        db.put(records.Record(workload_key(g.nodes[0]), "Conv", {"conv_algorithm": "winograd"}, 1.0, 2.0, 2, 1))
     exe = check(g, feeds, db_dir=tmp_path / "db")
-    assert exe.generated.kernels[0].schedule == {"conv_schedule": "winograd"}
+    assert exe.generated.kernels[0].schedule == {"conv_algorithm": "winograd"}
     exe.export(tmp_path / "out")
     from cnncc.backends import llvm
     got = llvm.load(tmp_path / "out").run(feeds)

@@ -73,7 +73,7 @@ def test_depthwise_runtime_weights():
     ((2, 4, 6, 300), (8, 4, 1, 3), (1, 3), (0, 1, 0, 2), 1),     # wide rows: runtime tile loop
 ])
 def test_pixel_rows_conv(x_shape, w_shape, s, pads, group, cpu):
-    """conv_schedule="pixels": output pixels in the vector lanes, fused epilogue."""
+    """conv_algorithm="pixels": output pixels in the vector lanes, fused epilogue."""
     k = w_shape[2:]
     oh = (x_shape[2] + pads[0] + pads[2] - k[0]) // s[0] + 1
     ow = (x_shape[3] + pads[1] + pads[3] - k[1]) // s[1] + 1
@@ -81,4 +81,4 @@ def test_pixel_rows_conv(x_shape, w_shape, s, pads, group, cpu):
                  epilogue=(("bias",), ("add",), ("relu",)))
     m = w_shape[0]
     check_op("FusedConv", [rand(*x_shape), const(rand(*w_shape, seed=1)), const(rand(m, seed=2)),
-                           rand(x_shape[0], m, oh, ow, seed=3)], attrs, cpu=cpu, params={"conv_schedule": "pixels"})
+                           rand(x_shape[0], m, oh, ow, seed=3)], attrs, cpu=cpu, params={"conv_algorithm": "pixels"})

@@ -25,7 +25,7 @@ def _run(c, m, h, w, pads, tile, epilogue=RESIDUAL):
         inputs.append(rand(1, m, oh, ow, seed=3))
     g, feeds = op_graph("FusedConv", inputs, dict(WINO, pads=pads, epilogue=epilogue))
     # parallel_min_work 0: even these small maps run on the whole team
-    exe = llvm.build(g, params={"conv_schedule": "winograd", "conv_winograd_tile": tile, "parallel_min_work": 0})
+    exe = llvm.build(g, params={"conv_algorithm": "winograd", "conv_winograd_tile": tile, "parallel_min_work": 0})
     assert [k.algorithm for k in exe.generated.kernels] == ["winograd"]
     got, want = exe.run(feeds), interpret(g, feeds)
     for name, ref in want.items():

@@ -21,7 +21,7 @@ def _check(c, m, h, w, tile, epilogue):
         inputs.append(rand(1, m, h, w, seed=3))
     g, feeds = op_graph("FusedConv", inputs, dict(WINO, epilogue=epilogue))
     # parallel_min_work 0: these small maps run on the whole team too
-    exe = llvm.build(g, params={"conv_schedule": "winograd", "conv_winograd_tile": tile, "parallel_min_work": 0})
+    exe = llvm.build(g, params={"conv_algorithm": "winograd", "conv_winograd_tile": tile, "parallel_min_work": 0})
     assert [k.algorithm for k in exe.generated.kernels] == ["winograd"]
     want = interpret(g, feeds)
     for _ in range(2):   # the second run over the first one's workspace and output
