@@ -46,6 +46,11 @@ class TargetInfo:
         """float32 lanes in one vector register."""
         return self.vector_bits // 32
 
+    @property
+    def vector_registers(self) -> int:
+        """Architectural vector registers (x86-64: 32 with AVX-512, else 16)."""
+        return 32 if self.vector_bits >= 512 else 16
+
     def describe(self) -> str:
         return f"{self.cpu} ({self.vector_bits}-bit vectors, {self.triple})"
 

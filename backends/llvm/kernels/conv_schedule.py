@@ -8,6 +8,13 @@ from typing import Literal
 
 from ..schedule import Schedule, ScheduleError, schedule_family
 
+def fits_registers(pixels: int, vectors: int, registers: int) -> bool:
+    """The register budget of a channel-vector tile, for the kernel and the tuner alike:
+    pixels x vectors accumulators, the tile's weight vectors, one broadcast input, and one
+    register spare for the compiler."""
+    return pixels * vectors + vectors + 2 <= registers
+
+
 ConvAlgorithm = Literal["auto", "direct", "rows", "pixels", "winograd"]
 
 
