@@ -11,7 +11,8 @@ A conv node may keep a tensor blocked (``x_block``/``y_block`` = b, cnncc/ops/fu
 * it is a 2-D float32 Conv or FusedConv, 1x1, ungrouped, unpadded, with constant weights:
   only the channel-vector and row kernels read and write blocked storage, and they pack the
   weights at compile time. Any stride: a strided conv reads a subsampled copy of X, made
-  in the same layout;
+  in the same layout (emit_conv makes it for the auto and direct schedules only; its rows
+  and pixels schedules refuse a strided blocked conv, and the tuner skips them there);
 * for X (``x_block``): b divides the input channels;
 * for Y (``y_block``, and the residual its ``add`` step reads, stored like Y): b divides
   the output channels, the epilogue is applied in registers one channel vector at a time
