@@ -1,4 +1,5 @@
-"""What every backend's build() returns, and the input checks they all share."""
+"""What a backend module provides (``Backend``), what its build() returns (``Executable``),
+and the input checks they all share."""
 
 from __future__ import annotations
 
@@ -17,6 +18,19 @@ class Executable(Protocol):
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Outputs by name for inputs by name."""
+
+
+class Backend(Protocol):
+    """A backend module (cnncc.backends.TARGETS names one per target)."""
+
+    def passes(self, opt_level: int) -> list[str]:
+        """Names of the passes the backend adds after the generic pipeline of -O ``opt_level``
+        (passes/manager.py), in order; importing the module registers them with the pass
+        manager, which imports no backend. Storage-layout decisions are such passes: they
+        belong to the backend whose kernels read the layout."""
+
+    def build(self, graph: Graph, **options: Any) -> Executable:
+        """Compile an optimized ``graph``; ``options`` are the backend's own."""
 
 
 def check_feeds(graph: Graph, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -49,5 +49,10 @@ class ReferenceExecutable:
         return interpret(self.graph, check_feeds(self.graph, feeds))
 
 
+def passes(opt_level: int) -> list[str]:
+    """The passes this backend adds to the generic pipeline: none (it runs any Graph)."""
+    return []
+
+
 def build(graph: Graph, **options) -> ReferenceExecutable:
     return ReferenceExecutable(graph)

@@ -37,11 +37,13 @@ InputShapeOpt = Annotated[
     Optional[list[str]],
     typer.Option("--input-shape", help="Shape for a dynamic input, as NAME=1,3,224,224 (repeatable).", show_default=False),
 ]
-OptLevelOpt = Annotated[int, typer.Option("--opt-level", "-O", help="Optimization level: 0 none, 1 clean-ups and folding, 2 +fusion (default), 3 +projection shortcuts joined and NHWC storage between 1x1 convs (for llvm).", min=0, max=3)]
+OptLevelOpt = Annotated[int, typer.Option("--opt-level", "-O", help="Optimization level: 0 none, 1 clean-ups and folding, 2 +fusion (default), 3 +projection shortcuts joined, and the target's own passes (llvm: NHWC storage between 1x1 convs).", min=0, max=3)]
 DisablePassOpt = Annotated[Optional[list[str]], typer.Option("--disable-pass", help="Skip this pass (repeatable).", show_default=False)]
 PrintAfterOpt = Annotated[Optional[list[str]], typer.Option("--print-after", help="Print the IR after this pass, or after 'all' (repeatable).", show_default=False)]
 PassStatsOpt = Annotated[bool, typer.Option("--pass-stats", help="Print per-pass node counts and rewrites.")]
 TargetOpt = Annotated[str, typer.Option("--target", "-t", help="Backend: reference, llvm, tvm-llvm, cuda.")]
+# inspect and show compile nothing: without --target they run the generic passes only
+PipelineTargetOpt = Annotated[Optional[str], typer.Option("--target", "-t", help="Also run the passes this target's backend adds (llvm: NHWC storage at -O3); default: the generic passes only.", show_default=False)]
 DbOpt = Annotated[Optional[Path], typer.Option("--db", help="Tuning records folder written by `cnncc tune`; kernels without a record get the default schedule.", show_default=False)]
 CpuOpt = Annotated[Optional[str], typer.Option("--cpu", help="llvm: generate code for this CPU instead of the host (e.g. x86-64-v3 for AVX2 machines).", show_default=False)]
 ArchOpt = Annotated[Optional[str], typer.Option("--arch", help="cuda: GPU architecture, e.g. sm_80 or sm_90.", show_default=False)]
@@ -164,13 +166,14 @@ def inspect(
     disable_pass: DisablePassOpt = None,
     print_after: PrintAfterOpt = None,
     pass_stats: PassStatsOpt = False,
+    target: PipelineTargetOpt = None,
 ) -> None:
     """Inputs, outputs, op histogram, parameters and MACs of a model."""
     import onnx
 
+    from cnncc.compiler import optimize_for
     from cnncc.errors import UnsupportedOpError
     from cnncc.frontends.onnx import import_onnx
-    from cnncc.passes.manager import optimize
     from cnncc.stats import graph_stats
 
     try:
@@ -180,7 +183,8 @@ def inspect(
         _print_onnx_ops(onnx.load(model, load_external_data=False))
         raise
     records: list = []
-    graph = optimize(graph, opt_level, disable=disable_pass or (), print_after=print_after or (), records=records, echo=out.print)
+    graph = optimize_for(graph, target, opt_level, disable=disable_pass or (), print_after=print_after or (), records=records,
+                         echo=out.print)
     if pass_stats or opt_level > 0:
         _print_pass_stats(records)
     stats = graph_stats(graph)
@@ -369,14 +373,15 @@ def show(
     input_shape: InputShapeOpt = None,
     opt_level: Annotated[int, typer.Option("--opt-level", "-O", min=0, max=3, help="Show the graph after this optimization level (default 0: as imported).")] = 0,
     disable_pass: DisablePassOpt = None,
+    target: PipelineTargetOpt = None,
 ) -> None:
     """Draw the graph before or after optimization."""
+    from cnncc.compiler import optimize_for
     from cnncc.frontends.onnx import import_onnx
-    from cnncc.passes.manager import optimize
     from cnncc.viz import render
 
     graph = import_onnx(model, parse_input_shapes(input_shape))
-    graph = optimize(graph, opt_level, disable=disable_pass or ())
+    graph = optimize_for(graph, target, opt_level, disable=disable_pass or ())
     path = render(graph, output)
     out.print(f"wrote {path} ({len(graph.nodes)} nodes, -O{opt_level})")
 
@@ -430,8 +435,7 @@ def tune(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from cnncc.backends import get_backend
-    from cnncc.compiler import import_model
-    from cnncc.passes.manager import optimize
+    from cnncc.compiler import import_model, optimize_for
 
     backend, options = get_backend(target)
     try:
@@ -446,7 +450,8 @@ def tune(
         if "budget_s" not in inspect_signature(tuning.tune).parameters:
             raise UsageError(f"--budget-s: the {target} tuner counts trials, not seconds; use --trials")
         options["budget_s"] = budget_s
-    graph = optimize(import_model(model, parse_input_shapes(input_shape)), opt_level)
+    # the graph compile builds for this target: the workloads it tunes are the ones it runs
+    graph = optimize_for(import_model(model, parse_input_shapes(input_shape)), target, opt_level)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} trials"), TimeElapsedColumn(), console=out, transient=True) as progress:
         task = progress.add_task("tuning", total=None)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -100,6 +100,28 @@ def import_model(model: Any, input_shapes: Mapping[str, Sequence[int]] | None = 
     return import_onnx(model, input_shapes)
 
 
+def optimize_for(
+    graph: Graph,
+    target: str | None,
+    opt_level: int = 2,
+    disable: Sequence[str] = (),
+    print_after: Sequence[str] = (),
+    records: list | None = None,
+    echo: Callable[[str], None] = print,
+) -> Graph:
+    """``graph`` through the -O ``opt_level`` pipeline for ``target``: the generic passes,
+    then the passes ``target``'s backend contributes (the llvm backend's NHWC storage at -O3;
+    the other backends none). ``target`` None: the generic passes only. ``disable`` and
+    ``print_after`` may name any backend's passes (cnncc.backends.register_passes_named)."""
+    from cnncc.backends import backend_passes, register_passes_named
+    from cnncc.passes.manager import optimize
+
+    extra = backend_passes(target, opt_level)
+    register_passes_named([*disable, *print_after])
+    return optimize(graph, opt_level, disable=disable, print_after=print_after, records=records, echo=echo,
+                    backend_passes=extra)
+
+
 def compile(  # noqa: A001 - the public name users expect
     model: Any,
     target: str = "reference",
@@ -114,11 +136,11 @@ def compile(  # noqa: A001 - the public name users expect
     serialized bytes (``ModelProto.SerializeToString()``; external data needs the path) or a
     Graph. ``input_shapes``: {input name: shape} for inputs with dynamic dimensions."""
     from cnncc.backends import get_backend
-    from cnncc.passes.manager import optimize
 
     backend, options = get_backend(target)
     with _out_of_memory("compile the model"):
         source = import_model(model, input_shapes)
-        graph = optimize(source, opt_level, disable=disable_passes, print_after=print_after, records=pass_records)
+        graph = optimize_for(source, target, opt_level, disable=disable_passes, print_after=print_after,
+                             records=pass_records)
         executable = backend.build(graph, **options, **backend_options)
     return CompiledModel(graph, executable, target, source_graph=source)

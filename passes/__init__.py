@@ -1,10 +1,12 @@
 """Graph -> Graph optimization passes and the pass manager.
 
-Importing this package registers every pass (one module each) with ``manager.PASSES``.
+Importing this package registers every generic pass (one module each) with
+``manager.PASSES``. A backend's own passes live with the backend and register themselves when
+it is imported (the llvm backend's backend-layout: backends/llvm/layout_pass.py); nothing
+here imports a backend.
 """
 
 from cnncc.passes import (  # noqa: F401  (each module registers its pass)
-    backend_layout,
     canonicalize,
     cse,
     dce,

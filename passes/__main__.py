@@ -1,7 +1,8 @@
 """``python -m cnncc.passes [MODEL...] [-O N]``: node counts before and after a pipeline.
 
 MODEL is a light model-zoo name (default: all nine) or an ONNX path; light models get
-seeded random weights (``zoo.with_random_weights``) as in the tests.
+seeded random weights (``zoo.with_random_weights``) as in the tests. Only the generic passes
+run (passes/ imports no backend); ``cnncc inspect -O3 --target llvm`` adds a backend's own.
 """
 
 from __future__ import annotations

@@ -1,5 +1,10 @@
 """Passes by name, pipelines per optimization level, and the debugging instruments.
 
+The pipeline of an -O level is the generic list below, then the passes the chosen backend
+contributes for that level (its ``passes(opt_level)``, cnncc.backends.backend_passes), which
+the caller hands to ``optimize``: this package imports no backend, and a backend registers
+its own passes here when it is imported.
+
 A pass is a function ``Graph -> Graph`` registered with ``@register_pass("name")``. It is pure:
 it works on ``graph.copy()`` and leaves its argument unchanged. While it runs it may call
 ``note("folded 3 BatchNormalization into Conv")``; the manager collects those notes, the node
@@ -10,7 +15,7 @@ from __future__ import annotations
 
 import contextvars
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from cnncc.errors import UsageError
@@ -34,14 +39,14 @@ CLEANUP = [
 ]
 FUSION = ["fuse-conv", "fuse-gemm", "dce"]
 
-# The pipelines, level by level; each level runs everything the one below it runs.
-# -O3 is -O2 plus the rewrites made for the llvm kernels: projection shortcuts joined to the
-# conv they are added to, and NHWC storage between 1x1 convs.
+# The generic pipelines, level by level; each level runs everything the one below it runs.
+# -O3 is -O2 plus projection shortcuts joined to the conv they are added to; a backend adds
+# its own -O3 passes after these (the llvm backend: NHWC storage between 1x1 convs).
 PIPELINES: dict[int, list[str]] = {
     0: [],
     1: CLEANUP,
     2: CLEANUP + FUSION,
-    3: CLEANUP + FUSION + ["fuse-projection", "backend-layout"],
+    3: CLEANUP + FUSION + ["fuse-projection"],
 }
 
 
@@ -92,10 +97,11 @@ def histogram_change(before: dict[str, int], after: dict[str, int]) -> list[str]
     return lines
 
 
-def pipeline_for(opt_level: int) -> list[str]:
+def pipeline_for(opt_level: int, backend_passes: Sequence[str] = ()) -> list[str]:
+    """The generic passes of ``opt_level``, then ``backend_passes`` (the backend's own)."""
     if opt_level not in PIPELINES:
         raise UsageError(f"--opt-level must be one of {sorted(PIPELINES)}, got {opt_level}")
-    return list(PIPELINES[opt_level])
+    return list(PIPELINES[opt_level]) + list(backend_passes)
 
 
 def run_pass(name: str, graph: Graph, record: PassRecord | None = None) -> Graph:
@@ -131,14 +137,18 @@ def optimize(
     print_after: Iterable[str] = (),
     records: list[PassRecord] | None = None,
     echo: Callable[[str], None] = print,
+    backend_passes: Sequence[str] = (),
 ) -> Graph:
-    """Run the pipeline of ``opt_level`` on a copy of ``graph`` (the argument is left as is)."""
+    """Run the pipeline of ``opt_level`` on a copy of ``graph`` (the argument is left as is):
+    the generic passes, then ``backend_passes``, the passes the target's backend contributes
+    (cnncc.compiler.optimize_for asks the backend). ``disable`` and ``print_after`` name
+    registered passes; those not in this pipeline are ignored."""
     disable, print_after = set(disable), set(print_after)
     unknown = (disable | (print_after - {"all"})) - set(PASSES)
     if unknown:
         raise UsageError(f"unknown pass(es) {', '.join(sorted(unknown))}; known: {', '.join(sorted(PASSES))}")
     graph = graph.copy()
-    for name in pipeline_for(opt_level):
+    for name in pipeline_for(opt_level, backend_passes):
         if name in disable:
             continue
         record = PassRecord(name, len(graph.nodes), len(graph.nodes))

@@ -16,6 +16,8 @@ $CNNCC_TUNING_DB, which ``cnncc bench`` builds also read) applies them.
 Modules: target.py (which CPU), emit.py (IR helpers), lowering.py (op -> kernel table),
 kernels/ (one file per op family), memory.py (arena plan), weights.py (weight blob),
 codegen.py (kernels + entry), compile.py (verify + O3), runtime.py (JIT),
+layout.py (which convs may keep tensors blocked, NHWC: the predicate the layout pass and the
+conv kernel share), layout_pass.py (backend-layout, the pass this backend adds at -O3),
 export.py (libmodel.so + model.h + weights.bin + meta.json), c/ (the C runtime),
 tuning.py (per-workload schedule search) and records.py (its SQLite database).
 """
@@ -29,7 +31,7 @@ from cnncc import limits as size_limits
 from cnncc.errors import UsageError
 from cnncc.ir import Graph
 
-from . import records
+from . import layout_pass, records
 from .codegen import generate
 from .compile import optimize_module
 from .lowering import supported_ops  # noqa: F401
@@ -37,6 +39,12 @@ from .runtime import JitExecutable
 from .schedule import ScheduleError, check_params
 from .runtime import num_threads as check_threads
 from .target import resolve_target
+
+
+def passes(opt_level: int) -> list[str]:
+    """The passes this backend adds after the generic pipeline of -O ``opt_level``: at -O3,
+    NHWC storage between 1x1 convs (layout_pass.py, registered by importing this package)."""
+    return [layout_pass.NAME] if opt_level >= 3 else []
 
 
 def build(graph: Graph, cpu: str | None = None, params: dict | None = None, num_threads: int | None = None,

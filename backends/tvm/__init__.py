@@ -21,6 +21,12 @@ from cnncc.ir import Graph
 from .lowering import supported_ops  # noqa: F401
 
 
+def passes(opt_level: int) -> list[str]:
+    """The passes this backend adds to the generic pipeline: none. Its kernels compute on
+    logical NCHW tensors, whatever storage the llvm backend's passes would choose."""
+    return []
+
+
 def build(
     graph: Graph,
     device: str = "cpu",

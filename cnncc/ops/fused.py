@@ -48,10 +48,12 @@ channels (axis 1). Rules checked by the shape function:
 
 Storage (not semantics): ``x_block`` and ``y_block`` (default 0) say that X, and Y with
 its ``add`` residual, are stored blocked, NCHW[b]c: channel ``c`` of pixel ``p`` at
-``((c // b) * H * W + p) * b + c % b`` (for each image), b channels per block. The -O3
-``backend-layout`` pass sets them, to the channel count (b = C: NHWC), between 1x1
-convolutions for the llvm backend (no transposes in its register tiles); every value it blocks is read and written only by
-FusedConv nodes that agree on its storage, and graph inputs and outputs stay NCHW, so
+``((c // b) * H * W + p) * b + c % b`` (for each image), b channels per block. The llvm
+backend's -O3 ``backend-layout`` pass (backends/llvm/layout_pass.py, which only the llvm
+pipeline runs) sets them, to the channel count (b = C: NHWC), between 1x1 convolutions (no
+transposes in its register tiles), where the backend's predicate (backends/llvm/layout.py)
+allows; every value it blocks is read and written only by FusedConv nodes that agree on its
+storage, and graph inputs and outputs stay NCHW, so
 the reference and the TVM lowering, which ignore the two attributes, compute the same
 graph outputs.
 

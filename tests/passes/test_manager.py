@@ -3,7 +3,7 @@ import pytest
 from cnncc.errors import UsageError
 from cnncc.ir import Graph, GraphError, Value
 from cnncc.passes import manager
-from cnncc.passes.manager import PASSES, PIPELINES, PassRecord, format_records, optimize, register_pass
+from cnncc.passes.manager import PASSES, PIPELINES, PassRecord, format_records, optimize, pipeline_for, register_pass
 from passes_helpers import Builder, assert_same_outputs, ops, random_feeds
 
 
@@ -54,6 +54,20 @@ def test_disable_and_print_after():
     printed.clear()
     optimize(_model(), 1, print_after=["all"], echo=printed.append)
     assert len(printed) == len(PIPELINES[1])
+
+
+def test_backend_passes_run_after_the_generic_ones():
+    """What a backend contributes (``backend_passes``) is appended to the level's list, and
+    --disable-pass and --print-after reach it like any pass."""
+    assert pipeline_for(1, ["dce", "cse"]) == PIPELINES[1] + ["dce", "cse"]
+    records: list[PassRecord] = []
+    printed = []
+    optimize(_model(), 1, records=records, backend_passes=["cse"], print_after=["cse"], echo=printed.append)
+    assert [r.name for r in records] == PIPELINES[1] + ["cse"]
+    assert len(printed) == 2  # cse runs in -O1 and once more as the backend's
+    records.clear()
+    optimize(_model(), 1, records=records, backend_passes=["cse"], disable=["cse"])
+    assert "cse" not in [r.name for r in records]
 
 
 def test_unknown_pass_and_level():

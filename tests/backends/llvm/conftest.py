@@ -1,7 +1,10 @@
-"""The llvm backend tests share llvm_helpers.py (pytest runs with --import-mode=importlib,
-which does not put test folders on sys.path)."""
+"""The llvm backend tests share llvm_helpers.py, and the layout pass tests the graph builder
+of tests/passes (passes_helpers.py); pytest runs with --import-mode=importlib, which does not
+put test folders on sys.path."""
 
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "passes"))

@@ -6,9 +6,9 @@ import pytest
 
 from cnncc.backends import llvm
 from cnncc import zoo
+from cnncc.compiler import optimize_for
 from cnncc.errors import ModelLoadError
 from cnncc.frontends.onnx import import_onnx
-from cnncc.passes.manager import optimize
 
 
 def _marked(graph) -> int:
@@ -18,7 +18,7 @@ def _marked(graph) -> int:
 def _o3_against_o2(graph, marked: int, concats_in_place: int | None = None):
     rng = np.random.default_rng(0)
     feeds = {v.name: rng.standard_normal(v.shape).astype(np.float32) for v in graph.inputs}
-    o2, o3 = optimize(graph, 2), optimize(graph, 3)
+    o2, o3 = optimize_for(graph, "llvm", 2), optimize_for(graph, "llvm", 3)
     assert _marked(o2) == 0 and _marked(o3) == marked
     want = llvm.build(o2).run(feeds)
     for threads in (1, 2):

@@ -1,10 +1,13 @@
-"""backend-layout (-O3): which values between 1x1 convs are stored NHWC, and that the llvm
-backend computes the same outputs from the annotated graph."""
+"""backend-layout (the llvm backend's -O3 pass, backends/llvm/layout_pass.py): which values
+between 1x1 convs are stored NHWC, that it marks only what the backend's predicate
+(backends/llvm/layout.py) allows, and that the llvm backend computes the same outputs from
+the annotated graph."""
 
 import numpy as np
 import pytest
 
 from cnncc.backends import llvm
+from cnncc.backends.llvm import layout
 from cnncc.backends.reference import interpret
 from cnncc.passes.manager import run_pass
 
@@ -128,3 +131,21 @@ def test_convs_with_computed_weights_are_not_marked():
     y = b.op("Relu", b.conv(p, 32, k=1, pad=0))
     out, _ = _layout(b.graph(y))
     assert [blk for blk in _blocks(out) if blk[1] or blk[2]] == []
+
+
+def test_every_mark_is_one_the_kernel_check_accepts():
+    """The pass asks the predicate the kernel asserts: each marked node passes
+    check_blocked_conv for every host width (whole tiles: no padded channels)."""
+    out, _ = _layout(_residual_net())
+    marked = [n for n in out.nodes if n.op == "FusedConv" and (n.attrs.x_block or n.attrs.y_block)]
+    assert len(marked) == 4
+    for node in marked:
+        for lanes in (4, 8, 16):
+            layout.check_blocked_conv(node, lanes, node.inputs[1].shape[0])
+
+
+def test_the_pass_marks_nothing_the_predicate_refuses(monkeypatch):
+    monkeypatch.setattr(layout, "blocked_storage", lambda node, channel_vector=layout.LANES: layout.NCHW_ONLY)
+    out, record = _layout(_residual_net())
+    assert [blk for blk in _blocks(out) if blk[1] or blk[2]] == []
+    assert record.notes == []
