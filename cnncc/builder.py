@@ -14,7 +14,7 @@ output types inferred by its shape function, names made unique.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -88,24 +88,25 @@ class GraphBuilder:
 
     def const(self, data: Any, name: str | None = None, dtype: str | None = None) -> Value:
         """A constant (0-d data stays 0-d); named ``c<k>`` unless ``name`` is given."""
-        arr = np.array(data, dtype=dtype)  # a copy: the graph owns its constants
+        arr = np.array(data, dtype=dtype, order="C")  # a C-contiguous copy: the graph owns its constants
         if name is None:
             self._count += 1
             name = f"c{self._count}"
         return Value(self.unique(name), TensorType(arr.shape, str(arr.dtype)), arr)
 
     def op(self, op: str, inputs: Sequence[Value], attrs: Mapping[str, Any] | None = None, *, name: str | None = None,
-           outputs: Sequence[str] | None = None, n_outputs: int | None = None, **kw: Any) -> Value | list[Value]:
+           outputs: Iterable[str] | None = None, n_outputs: int | None = None, **kw: Any) -> Value | list[Value]:
         """Add an ``op`` node (attributes from ``attrs`` and keyword arguments, completed from
         the op's defaults) and return its output: one Value, or a list when it has several.
         ``outputs`` names the output values (default: the node's name, with ``.i`` when there
-        are several; fewer names than the op has outputs keep only the first ones);
+        are several); fewer names than the op has outputs keep only the first ones, and any
+        iterable will do (``(f"out{i}" for i in itertools.count())``);
         ``n_outputs`` keeps only the first n of the outputs the op infers."""
         a, types = op_types(op, inputs, {**dict(attrs or {}), **kw})
         if n_outputs is not None:
             types = types[:n_outputs]
         node_name = self._node_name(name, op)
-        wanted = list(outputs) if outputs is not None else (
+        wanted = outputs if outputs is not None else (
             [node_name] if len(types) == 1 else [f"{node_name}.{i}" for i in range(len(types))])
         outs = [Value(self.unique(n), t) for n, t in zip(wanted, types)]
         self.nodes.append(Node(op, list(inputs), outs, a, node_name))
