@@ -108,3 +108,18 @@ def test_internal_error_pickles():
 
     again = pickle.loads(pickle.dumps(InternalError("pass cse", KeyError("k"))))
     assert str(again) == "internal error in pass cse: KeyError: 'k'" and again.where == "pass cse"
+
+
+@pytest.mark.parametrize("exc,error,message", [
+    (KeyError("axis"), InternalError, r"internal error in the tvm lowering of node 'n0' \(Relu\): KeyError"),
+    (LoweringNotApplicable("int64 Relu"), UnsupportedOpError, r"node 'n0' \(Relu\): no tvm kernel for this variant"),
+])
+def test_the_tvm_lowering_has_the_same_boundary(tmp_path, monkeypatch, exc, error, message):
+    from cnncc.backends.tvm import lowering as tvm_lowering
+
+    def lower(ctx):
+        raise exc
+
+    monkeypatch.setattr(tvm_lowering, "lowering_for", lambda node: lower)
+    with pytest.raises(error, match=message):
+        cnncc.compile(relu_model(tmp_path / "m.onnx"), target="tvm-llvm")
