@@ -311,7 +311,7 @@ class Importer:
     # -- emitting ops ----------------------------------------------------------------------
     def emit(self, op: str, inputs: Sequence[Value], attrs: Mapping[str, Any] | None = None, outputs: Sequence[str] = ("",), name: str | None = None) -> list[Value]:
         """Add an op-table node (or fold it to constants) and return its output values."""
-        a = get_op(op).normalize_attrs(dict(attrs or {}))
+        a = get_op(op).normalize_attrs(dict(attrs or {}))  # first: an attribute error gets no shape hint
         try:
             a, types = op_types(op, inputs, a)
         except ShapeError as exc:
