@@ -1,7 +1,8 @@
 """The ``cnncc`` command line: inspect, run, compile, show.
 
 Errors a user can act on (cnncc.errors) print as one line on stderr with a non-zero exit;
-``--debug`` shows the traceback instead.
+a bug (an InternalError naming the pass or node, or any other exception) prints one line
+that says so and exits 70; ``--debug`` shows the traceback instead, with the same exit code.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cnncc import __version__
-from cnncc.errors import CnnccError, ShapeError, UsageError
+from cnncc.errors import CnnccError, InternalError, ShapeError, UsageError
 
 app = typer.Typer(
     name="cnncc",
@@ -599,6 +600,14 @@ def _click_exceptions():
     return exceptions
 
 
+def _traceback(exc: BaseException, code: int) -> int:
+    """--debug: the whole traceback (with the exception it was raised from) instead of one line."""
+    import traceback
+
+    traceback.print_exception(exc, file=sys.stderr)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     import typer.exceptions
@@ -625,26 +634,24 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except CnnccError as exc:
         if _state["debug"]:
-            raise
+            return _traceback(exc, exc.exit_code)
         err.print(f"error: {one_line(exc)}", soft_wrap=True, markup=False)
         return exc.exit_code
     except MemoryError as exc:
         # too big for this machine (random inputs, a reference run), not a bug
         if _state["debug"]:
-            raise
+            return _traceback(exc, ShapeError.exit_code)
         detail = one_line(exc) if str(exc).strip() else "an allocation failed"
         err.print(f"error: not enough memory ({detail}); use smaller inputs (--input-shape) or a machine with more memory",
                   soft_wrap=True, markup=False)
         return ShapeError.exit_code
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - InternalError (a pass or lowering naming itself) or any other bug
         if _state["debug"]:
-            raise
-        err.print(
-            f"internal error: {type(exc).__name__}: {one_line(exc)} (this is a cnncc bug; rerun with --debug for the traceback)",
-            soft_wrap=True,
-            markup=False,
-        )
-        return 70
+            return _traceback(exc, InternalError.exit_code)
+        what = one_line(exc) if isinstance(exc, InternalError) else f"internal error: {type(exc).__name__}: {one_line(exc)}"
+        err.print(f"error: {what} (this is a cnncc bug; rerun with --debug for the traceback and report it)",
+                  soft_wrap=True, markup=False)
+        return InternalError.exit_code
     return rc if isinstance(rc, int) else 0
 
 

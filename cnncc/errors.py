@@ -1,4 +1,6 @@
-"""Errors a user can act on. The CLI prints them as one line and exits non-zero."""
+"""Errors a user can act on (CnnccError and its subclasses), and the two that are not a
+user's: LoweringNotApplicable (a lowering has no kernel for a variant; its caller handles it)
+and InternalError (a bug in cnncc). The CLI prints each as one line and exits non-zero."""
 
 
 class CnnccError(Exception):
@@ -48,3 +50,27 @@ class RunError(CnnccError):
     range): the compiled code refused them instead of reading outside a tensor."""
 
     exit_code = 4
+
+
+class LoweringNotApplicable(Exception):
+    """A lowering (or one of its algorithms) has no kernel for this variant of its op: a
+    layout, rank, dtype or attribute combination it does not handle. Not an error by itself:
+    the algorithm selector catches it and tries the next algorithm. One that reaches code
+    generation becomes an UnsupportedOpError naming the node and the op."""
+
+
+class InternalError(Exception):
+    """A bug in cnncc: an unexpected exception (KeyError, ValueError, AssertionError, ...) in a
+    pass or a lowering. ``where`` names the pass or the node; the original exception is kept as
+    ``__cause__`` (``raise InternalError(where, exc) from exc``). Deliberately not a CnnccError:
+    nothing that handles user errors should swallow it."""
+
+    exit_code = 70  # EX_SOFTWARE, as for any other uncaught exception in the CLI
+
+    def __init__(self, where: str, error: BaseException):
+        self.where = where
+        self.error = error
+        super().__init__(f"internal error in {where}: {type(error).__name__}: {error}")
+
+    def __reduce__(self):  # picklable (a child process may report one)
+        return type(self), (self.where, self.error)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from cnncc import limits
+from cnncc.builder import op_types
 from cnncc.errors import ModelLoadError, ShapeError, UnsupportedDtypeError, UnsupportedOpError, UsageError
 from cnncc.ir import Graph, Node, TensorType, Value
 from cnncc.ops import evaluate, get_op
@@ -310,11 +311,9 @@ class Importer:
     # -- emitting ops ----------------------------------------------------------------------
     def emit(self, op: str, inputs: Sequence[Value], attrs: Mapping[str, Any] | None = None, outputs: Sequence[str] = ("",), name: str | None = None) -> list[Value]:
         """Add an op-table node (or fold it to constants) and return its output values."""
-        opdef = get_op(op)
-        a = opdef.normalize_attrs(dict(attrs or {}))
+        a = get_op(op).normalize_attrs(dict(attrs or {}))  # first: an attribute error gets no shape hint
         try:
-            opdef.check_arity(len(inputs))
-            types = opdef.infer([v.type for v in inputs], a)
+            a, types = op_types(op, inputs, a)
         except ShapeError as exc:
             raise ShapeError(f"node {self.node_name} ({op}): {exc} (check --input-shape values, or the model is inconsistent)") from None
         node_name = name or self.node_name

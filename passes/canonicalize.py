@@ -20,11 +20,11 @@ import math
 
 import numpy as np
 
-from cnncc.ir import Attrs, Graph, Node, Value
-from cnncc.ops import infer_types
+from cnncc.builder import make_node
+from cnncc.ir import Graph, Node, Value
 from cnncc.ops.tensor import upsample_as_resize_attrs
 from cnncc.passes.manager import register_pass
-from cnncc.passes.rewrite import Rewrite, Rule, Uses, apply_rules, const_value, constant, make_node, report
+from cnncc.passes.rewrite import Rewrite, Rule, Uses, apply_rules, const_value, constant, report
 
 
 def _sum(graph: Graph, node: Node, uses: Uses) -> Rewrite | None:
@@ -33,10 +33,9 @@ def _sum(graph: Graph, node: Node, uses: Uses) -> Rewrite | None:
     acc, new = node.inputs[0], []
     for i, v in enumerate(node.inputs[1:], start=1):
         last = i == len(node.inputs) - 1
-        t = infer_types("Add", [acc.type, v.type], Attrs())[0]
-        out = node.outputs[0] if last else Value(graph.fresh_name(f"{node.outputs[0].name}.sum"), t)
+        out = node.outputs[0] if last else graph.fresh_name(f"{node.outputs[0].name}.sum")
         new.append(make_node("Add", [acc, v], [out], {}, node.name))
-        acc = out
+        acc = new[-1].outputs[0]
     return Rewrite(remove=[node], add=new)
 
 

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cnncc.builder import make_node
 from cnncc.ir import Graph, Node, Value
 from cnncc.ops.fused import POOL_STEPS, UNARY_STEPS
-from cnncc.passes.rewrite import Rewrite, Uses, constant, make_node, per_channel
+from cnncc.passes.rewrite import Rewrite, Uses, constant, per_channel
 
 
 def _param(x):

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnncc.builder import make_node
 from cnncc.ir import Graph, Node, Value
 from cnncc.passes.manager import register_pass
-from cnncc.passes.rewrite import Rewrite, Rule, Uses, apply_rules, constant, make_node, per_channel, report
+from cnncc.passes.rewrite import Rewrite, Rule, Uses, apply_rules, constant, per_channel, report
 
 F64 = np.float64
 TARGETS = ("Conv", "ConvTranspose", "Gemm", "BatchNormalization")

@@ -8,9 +8,10 @@ later by fold-constants within its size limit).
 
 from __future__ import annotations
 
+from cnncc.builder import make_node
 from cnncc.ir import Graph, Node
 from cnncc.passes.manager import register_pass
-from cnncc.passes.rewrite import Rewrite, Rule, Uses, apply_rules, make_node, report
+from cnncc.passes.rewrite import Rewrite, Rule, Uses, apply_rules, report
 
 
 def _mask_nodes(node: Node, uses: Uses) -> list[Node]:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import math
 
+from cnncc.builder import make_node
 from cnncc.ir import Graph, Node
 from cnncc.passes.manager import register_pass
-from cnncc.passes.rewrite import Rewrite, Rule, Uses, apply_rules, make_node, report
+from cnncc.passes.rewrite import Rewrite, Rule, Uses, apply_rules, report
 
 
 def _spatial_pads(pad: Node) -> list[int] | None:

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnncc.builder import make_node
 from cnncc.ir import Graph, Node, Value
-from cnncc.ops import get_op, infer_types
 from cnncc.ops.fused import split_extras
 from cnncc.ops.nn import CONV_ATTRS
 from cnncc.passes.manager import note, register_pass
@@ -60,8 +60,8 @@ def _fuse(graph: Graph, node: Node, users) -> bool:
     if proj_bias is False or (main_bias is not None and not main_bias.is_constant):
         return False
     a, x = node.inputs[0], proj.inputs[0]
-    cat = Value(f"{node.name}.concat", infer_types("Concat", [a.type, x.type], get_op("Concat").normalize_attrs({"axis": 1}))[0])
-    concat = Node("Concat", [a, x], [cat], get_op("Concat").normalize_attrs({"axis": 1}), name=f"{node.name}.concat")
+    concat = make_node("Concat", [a, x], [f"{node.name}.concat"], {"axis": 1}, name=f"{node.name}.concat")
+    cat = concat.outputs[0]
     w = Value.constant(f"{node.name}.w", np.concatenate([node.inputs[1].data, proj.inputs[1].data], axis=1))
     biases = [b for b in (main_bias.data if main_bias is not None else None, proj_bias) if b is not None]
     new_steps, new_extras = [], []
@@ -74,8 +74,8 @@ def _fuse(graph: Graph, node: Node, users) -> bool:
         new_steps.append(step)
         if extra is not None:
             new_extras.append(extra)
-    attrs = get_op("FusedConv").normalize_attrs({**{key: node.attrs[key] for key in CONV_ATTRS}, "epilogue": tuple(new_steps)})
-    fused = Node("FusedConv", [cat, w, *new_extras], node.outputs, attrs, name=node.name)
+    attrs = {**{key: node.attrs[key] for key in CONV_ATTRS}, "epilogue": tuple(new_steps)}
+    fused = make_node("FusedConv", [cat, w, *new_extras], node.outputs, attrs, name=node.name)
     graph.remove_nodes([proj])
     graph.replace_node(node, [concat, fused])
     return True

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from cnncc.errors import UsageError
+from cnncc.errors import CnnccError, InternalError, UsageError
 from cnncc.ir import Graph, GraphError
 
 PassFn = Callable[[Graph], Graph]
@@ -114,6 +114,10 @@ def run_pass(name: str, graph: Graph, record: PassRecord | None = None) -> Graph
     start = time.perf_counter()
     try:
         result = PASSES[name](graph)
+    except (CnnccError, InternalError, MemoryError):
+        raise  # a user's error (a shape a fold found wrong, ...) keeps its class
+    except Exception as exc:  # noqa: BLE001 - anything else is a bug in the pass
+        raise InternalError(f"pass {name}", exc) from exc
     finally:
         _NOTES.reset(token)
     elapsed = time.perf_counter() - start

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from llvmlite import ir
 
-from cnncc.errors import BackendError
+from cnncc.errors import CnnccError, InternalError, LoweringNotApplicable, UnsupportedOpError
 from cnncc.ir import Graph, Value
 
 from .emit import I32, I64, I8, PTR, VOID, ITEMSIZE
@@ -90,9 +90,17 @@ def generate(graph: Graph, target: TargetInfo, params: dict | None = None,
         k = Kernel(mod if first is None else ir.Module(), kname, node, blob, {**params, **own}, target)
         try:
             lower(k, node)
-        except (NotImplementedError, KeyError, ValueError) as exc:
-            raise BackendError(f"llvm: cannot lower node {node.name!r} ({node.op}): {exc}") from exc
-        k.finish()
+            k.finish()
+        except LoweringNotApplicable as exc:
+            raise UnsupportedOpError(f"llvm backend: node {node.name!r} ({node.op}): no llvm kernel for this variant "
+                                     f"of {node.op} ({exc}); compile it with --target reference, or report it") from exc
+        except NotImplementedError as exc:
+            raise UnsupportedOpError(f"llvm backend: node {node.name!r} ({node.op}): {exc} is not supported by the "
+                                     f"llvm backend; compile it with --target reference, or report it") from exc
+        except (CnnccError, MemoryError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - any other failure is a bug, attributed to its node
+            raise InternalError(f"the llvm lowering of node {node.name!r} ({node.op})", exc) from exc
         if first is None:
             seen[key] = k
         else:

@@ -8,8 +8,8 @@ kernel would fall back to one thread per output without shared memory.
 
 from __future__ import annotations
 
-from cnncc.ir import Graph, Node, Value
-from cnncc.ops import get_op, infer_types
+from cnncc.builder import make_node
+from cnncc.ir import Graph, Node
 from cnncc.ops.fused import POOL_STEPS, split_extras
 
 CONV_KEYS = ("kernel_shape", "strides", "pads", "dilations", "group")
@@ -34,10 +34,10 @@ def _split(graph: Graph, node: Node) -> list[Node]:
     x, w, *extras = node.inputs
     kept = [e for step, e in zip(epilogue[:-1], split_extras(epilogue[:-1], extras)) if e is not None]
     conv_attrs = {k: node.attrs[k] for k in CONV_KEYS} | {"epilogue": epilogue[:-1]}
-    conv_attrs = get_op("FusedConv").normalize_attrs(conv_attrs)
-    (conv_t,) = infer_types("FusedConv", [v.type for v in (x, w, *kept)], conv_attrs)
-    mid = Value(graph.fresh_name(f"{node.outputs[0].name}.conv"), conv_t)
-    sp = conv_t.rank - 2
+    conv = make_node("FusedConv", [x, w, *kept], [graph.fresh_name(f"{node.outputs[0].name}.conv")], conv_attrs,
+                     name=f"{node.name}.conv")
+    mid = conv.outputs[0]
+    sp = mid.type.rank - 2
     if pool[0] == "global_avg_pool":
         op, attrs = "GlobalAveragePool", {}
     else:
@@ -45,6 +45,5 @@ def _split(graph: Graph, node: Node) -> list[Node]:
         attrs = {"kernel_shape": pool[1], "strides": pool[2], "pads": pool[3], "dilations": (1,) * sp, "ceil_mode": pool[4]}
         if pool[0] == "avg_pool":
             attrs["count_include_pad"] = pool[5]
-    conv = Node("FusedConv", [x, w, *kept], [mid], conv_attrs, name=f"{node.name}.conv")
-    pooled = Node(op, [mid], list(node.outputs), get_op(op).normalize_attrs(attrs), name=f"{node.name}.pool")
+    pooled = make_node(op, [mid], list(node.outputs), attrs, name=f"{node.name}.pool")
     return [conv, pooled]

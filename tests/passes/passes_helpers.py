@@ -12,44 +12,47 @@ import functools
 import numpy as np
 
 from cnncc.backends.reference import interpret
-from cnncc.ir import Graph, Node, TensorType, Value
-from cnncc.ops import get_op
+from cnncc.builder import GraphBuilder
+from cnncc.ir import Graph, Node, Value
 from cnncc.passes.manager import PassRecord, run_pass
 
 RTOL = 1e-4
 
 
 class Builder:
+    """cnncc.builder.GraphBuilder with the short spellings these tests use (``b.input(1, 3, 8, 8)``,
+    ``b.op("Relu", x)``) and one counter naming inputs x1, constants c2, values v3, nodes relu4."""
+
     def __init__(self, seed: int = 0):
         self.rng = np.random.default_rng(seed)
-        self.inputs: list[Value] = []
-        self.nodes: list[Node] = []
+        self.b = GraphBuilder("test")
         self._n = 0
+
+    @property
+    def inputs(self) -> list[Value]:
+        return self.b.inputs
+
+    @property
+    def nodes(self) -> list[Node]:
+        return self.b.nodes
 
     def _name(self, stem: str) -> str:
         self._n += 1
         return f"{stem}{self._n}"
 
     def input(self, *shape: int, dtype: str = "float32") -> Value:
-        v = Value(self._name("x"), TensorType(shape, dtype))
-        self.inputs.append(v)
-        return v
+        return self.b.input(self._name("x"), shape, dtype)
 
     def const(self, data, dtype: str = "float32") -> Value:
-        # not Value.constant: np.ascontiguousarray turns 0-d arrays into shape (1,)
-        arr = np.array(data, dtype=dtype)
-        return Value(self._name("c"), TensorType(arr.shape, dtype), arr)
+        return self.b.const(data, self._name("c"), dtype)
 
     def rand(self, *shape: int, lo: float = -1.0, hi: float = 1.0) -> Value:
         return self.const(self.rng.uniform(lo, hi, shape).astype(np.float32))
 
     def op(self, op: str, *inputs: Value, outputs: int = 1, **attrs):
-        opdef = get_op(op)
-        a = opdef.normalize_attrs(attrs)
-        types = opdef.infer([v.type for v in inputs], a)[:outputs]
-        outs = [Value(self._name("v"), t) for t in types]
-        self.nodes.append(Node(op, list(inputs), outs, a, self._name(op.lower())))
-        return outs[0] if outputs == 1 else outs
+        names = [self._name("v") for _ in range(outputs)]
+        outs = self.b.op(op, inputs, attrs, outputs=names, name=self._name(op.lower()))
+        return outs if outputs == 1 or isinstance(outs, list) else [outs]
 
     def conv(self, x: Value, cout: int, k: int = 3, stride: int = 1, pad: int | None = None, bias: bool = True, group: int = 1, dilation: int = 1) -> Value:
         cin = x.shape[1]
@@ -65,9 +68,8 @@ class Builder:
         return self.op("BatchNormalization", x, self.rand(c, lo=0.5, hi=1.5), self.rand(c), self.rand(c), self.rand(c, lo=0.5, hi=1.5))
 
     def graph(self, *outputs: Value, name: str = "test") -> Graph:
-        g = Graph(self.inputs, list(outputs), self.nodes, name)
-        g.validate()
-        return g
+        self.b.name = name
+        return self.b.build(*outputs)
 
 
 def random_feeds(graph: Graph, seed: int = 1) -> dict[str, np.ndarray]:

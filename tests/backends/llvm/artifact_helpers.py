@@ -2,30 +2,28 @@
 
 import numpy as np
 
-from cnncc.ir import Graph, Node, TensorType, Value
-from cnncc.ops import get_op, infer_types
+from cnncc.builder import GraphBuilder
+from cnncc.ir import Graph
 
 
-def _node(nodes, op, inputs, **attrs):
-    a = get_op(op).normalize_attrs(attrs)
-    out = Value(f"{op.lower()}{len(nodes)}", infer_types(op, [v.type for v in inputs], a)[0])
-    nodes.append(Node(op, inputs, [out], a, name=f"n{len(nodes)}_{op}"))
-    return out
+def _op(b: GraphBuilder, op, inputs, **attrs):
+    n = len(b.nodes)
+    return b.op(op, inputs, attrs, name=f"n{n}_{op}", outputs=[f"{op.lower()}{n}"])
 
 
 def tiny_graph(seed: int = 0, size: int = 8, input_name: str = "x") -> Graph:
     """x[1,3,size,size] -> Conv(4) -> Relu -> GlobalAveragePool -> Flatten -> [1,4]; the seed
     picks the weights, so two seeds give two artifacts with one signature and other outputs."""
     rng = np.random.default_rng(seed)
-    x = Value(input_name, TensorType((1, 3, size, size)))
-    w = Value.constant("w", rng.standard_normal((4, 3, 3, 3)).astype(np.float32))
-    b = Value.constant("b", rng.standard_normal(4).astype(np.float32))
-    nodes = []
-    h = _node(nodes, "Conv", [x, w, b], kernel_shape=(3, 3), strides=(1, 1), pads=(1, 1, 1, 1), dilations=(1, 1))
-    h = _node(nodes, "Relu", [h])
-    h = _node(nodes, "GlobalAveragePool", [h])
-    h = _node(nodes, "Flatten", [h])
-    return Graph([x], [h], nodes, name=f"tiny{seed}")
+    g = GraphBuilder(f"tiny{seed}")
+    x = g.input(input_name, (1, 3, size, size))
+    w = g.const(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "w")
+    b = g.const(rng.standard_normal(4).astype(np.float32), "b")
+    h = _op(g, "Conv", [x, w, b], kernel_shape=(3, 3), strides=(1, 1), pads=(1, 1, 1, 1), dilations=(1, 1))
+    h = _op(g, "Relu", [h])
+    h = _op(g, "GlobalAveragePool", [h])
+    h = _op(g, "Flatten", [h])
+    return g.build(h)
 
 
 def tiny_input(seed: int = 0, size: int = 8) -> np.ndarray:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from cnncc.backends import llvm
 from cnncc.backends.reference import interpret
-from cnncc.ir import Graph, Node, TensorType, Value
-from cnncc.ops import get_op, infer_types
+from cnncc.builder import GraphBuilder
+from cnncc.ir import Graph
 
 RTOL, ATOL = 1e-3, 1e-4
 
@@ -15,23 +17,17 @@ RTOL, ATOL = 1e-3, 1e-4
 def op_graph(op: str, inputs: list, attrs: dict | None = None, n_outputs: int | None = None) -> tuple[Graph, dict]:
     """A graph with one ``op`` node. ``inputs``: numpy arrays (become constants when wrapped
     in ``const(...)``) -> (graph, feeds)."""
-    attrs = get_op(op).normalize_attrs(attrs or {})
+    b = GraphBuilder()
     vals, feeds = [], {}
     for i, x in enumerate(inputs):
         if isinstance(x, _Const):
-            vals.append(Value.constant(f"c{i}", x.array))
+            vals.append(b.const(x.array, f"c{i}"))
         else:
             x = np.asarray(x)
-            v = Value(f"in{i}", TensorType(x.shape, str(x.dtype)))
-            vals.append(v)
-            feeds[v.name] = x
-    types = infer_types(op, [v.type for v in vals], attrs)
-    if n_outputs is not None:
-        types = types[:n_outputs]
-    outs = [Value(f"out{i}", t) for i, t in enumerate(types)]
-    g = Graph([v for v in vals if not v.is_constant], outs, [Node(op, vals, outs, attrs, name=f"{op.lower()}0")])
-    g.validate()
-    return g, feeds
+            vals.append(b.input(f"in{i}", x.shape, str(x.dtype)))
+            feeds[vals[-1].name] = x
+    outs = b.op(op, vals, attrs, name=f"{op.lower()}0", n_outputs=n_outputs, outputs=(f"out{i}" for i in itertools.count()))
+    return b.build(*(outs if isinstance(outs, list) else [outs])), feeds
 
 
 class _Const:

@@ -17,7 +17,8 @@ from cnncc.backends.llvm.target import host_target, resolve_target
 from cnncc.backends.reference import interpret
 from cnncc.errors import ShapeError, UnsupportedOpError
 from cnncc.ir import Graph, Node, TensorType, Value
-from cnncc.ops import all_ops, get_op, infer_types
+from cnncc.builder import GraphBuilder
+from cnncc.ops import all_ops
 
 from llvm_helpers import ATOL, RTOL, rand
 
@@ -25,22 +26,23 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 class Builder:
-    """Tiny graph builder: b.add("Conv", [x, w], kernel_shape=...) -> output Value."""
+    """GraphBuilder's nodes over inputs made outside it: b.add("Conv", [x, w], kernel_shape=...)
+    -> its first output."""
 
     def __init__(self):
-        self.nodes, self.n = [], 0
+        self.b, self.n = GraphBuilder(), 0
+
+    @property
+    def nodes(self) -> list[Node]:
+        return self.b.nodes
 
     def const(self, array):
         self.n += 1
-        return Value.constant(f"w{self.n}", np.ascontiguousarray(array, dtype=np.float32))
+        return self.b.const(np.ascontiguousarray(array, dtype=np.float32), f"w{self.n}")
 
     def add(self, op, inputs, **attrs):
-        a = get_op(op).normalize_attrs(attrs)
-        t = infer_types(op, [v.type for v in inputs], a)[0]
         self.n += 1
-        out = Value(f"{op.lower()}{self.n}", t)
-        self.nodes.append(Node(op, inputs, [out], a, name=f"n{self.n}_{op}"))
-        return out
+        return self.b.op(op, inputs, attrs, name=f"n{self.n}_{op}", outputs=[f"{op.lower()}{self.n}"])
 
 
 def small_cnn(channels=8, size=16, classes=10):

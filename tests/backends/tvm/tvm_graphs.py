@@ -3,42 +3,45 @@ output types inferred) so they are exactly what a frontend would produce."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
-from cnncc.ir import Graph, Node, TensorType, Value
-from cnncc.ops import get_op, infer_types
+from cnncc.builder import GraphBuilder
+from cnncc.ir import Graph, Node, Value
 
 
 class GraphMaker:
+    """cnncc.builder.GraphBuilder spelled as these tests use it: ``m.op("Relu", x)``, inputs
+    in0, in1..., constants c<k>, values relu<k>_<i> of nodes Relu_<k>."""
+
     def __init__(self, name: str = "g"):
-        self.name = name
-        self.inputs: list[Value] = []
-        self.nodes: list[Node] = []
+        self.b = GraphBuilder(name)
         self._n = 0
 
+    @property
+    def inputs(self) -> list[Value]:
+        return self.b.inputs
+
+    @property
+    def nodes(self) -> list[Node]:
+        return self.b.nodes
+
     def input(self, shape, dtype="float32", name=None) -> Value:
-        v = Value(name or f"in{len(self.inputs)}", TensorType(shape, dtype))
-        self.inputs.append(v)
-        return v
+        return self.b.input(name or f"in{len(self.b.inputs)}", shape, dtype)
 
     def const(self, data, name=None) -> Value:
         self._n += 1
-        return Value.constant(name or f"c{self._n}", np.asarray(data))
+        return self.b.const(data, name or f"c{self._n}")
 
     def op(self, op: str, *inputs: Value, n_out: int | None = None, **attrs):
-        a = get_op(op).normalize_attrs(attrs)
-        types = infer_types(op, [v.type for v in inputs], a)
-        if n_out is not None:
-            types = types[:n_out]
         self._n += 1
-        outs = [Value(f"{op.lower()}{self._n}_{i}", t) for i, t in enumerate(types)]
-        self.nodes.append(Node(op, list(inputs), outs, a, name=f"{op}_{self._n}"))
-        return outs[0] if len(outs) == 1 else outs
+        k = self._n
+        return self.b.op(op, inputs, attrs, name=f"{op}_{k}", n_outputs=n_out,
+                         outputs=(f"{op.lower()}{k}_{i}" for i in itertools.count()))
 
     def graph(self, *outputs: Value) -> Graph:
-        g = Graph(self.inputs, list(outputs), self.nodes, self.name)
-        g.validate()
-        return g
+        return self.b.build(*outputs)
 
 
 def random_feeds(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
