@@ -190,9 +190,9 @@ sample("Add", "int32-bcast", ints(2, 3, 1, dtype="int32"), ints(1, 5, dtype="int
 sample("Div", "int64", np.array([7, -7, 9, 100, -9, 0], np.int64), np.array([2, 2, -4, 3, 4, -3], np.int64))
 sample("Div", "int64-const", ints(3, 4, lo=-20, hi=20), c(np.array([[1, -2, 3, -4]] * 3, dtype=np.int64)))
 
+for _name, (_sa, _sb) in BROADCASTS.items():
+    sample("PRelu", _name, rand(*_sa, key="PRelu"), np.asarray(rand(*_sb, key="PReluS"), np.float32))
 sample("PRelu", "channel", rand(2, 3, 4, 4), c(rand(3, 1, 1, key="s")))
-sample("PRelu", "bcast", rand(2, 3, 4, 5), rand(4, 1, key="s"))
-sample("PRelu", "scalar", rand(17), np.float32(0.25))
 sample("PRelu", "lanes", rand(1, 33, 2, 3), c(rand(33, 1, 1, key="s")))
 
 for _op in ["Sum", "Mean", "Max", "Min"]:
@@ -306,10 +306,14 @@ for _op, _extra in [("MaxPool", [{}]), ("AveragePool", [{"count_include_pad": 0}
         pool(_op, "wide-rows" + _sfx, (1, 4, 23, 111), (3, 3), (2, 2), **_e)
         pool(_op, "stride5" + _sfx, (1, 2, 8, 21), (2, 2), (5, 5), **_e)
         pool(_op, "5x5-s4-ceil" + _sfx, (1, 2, 8, 21), (5, 5), (4, 4), (2, 2, 2, 2), ceil_mode=1, **_e)
-    pool(_op, "dilated", (1, 3, 10, 9), (3, 2), (1, 2), (0, 1, 2, 0), d=(2, 1), **_extra[0])
-    pool(_op, "dilated-ceil", (1, 2, 17, 70), (3, 5), (3, 4), (1, 2, 2, 3), d=(2, 2), ceil_mode=1, **_extra[0])
-    pool(_op, "3d-dilated", (1, 2, 5, 6, 7), (2, 3, 2), (2, 1, 2), (1, 1, 0, 0, 1, 1), d=(1, 2, 1), ceil_mode=1,
-         **_extra[0])
+        pool(_op, "13x13-ceil" + _sfx, (1, 2, 13, 13), (3, 3), (2, 2), ceil_mode=1, **_e)
+        pool(_op, "5x2-s1-asym" + _sfx, (1, 3, 9, 40), (5, 2), (1, 1), (2, 1, 2, 0), **_e)
+        pool(_op, "dilated" + _sfx, (1, 3, 10, 9), (3, 2), (1, 2), (0, 1, 2, 0), d=(2, 1), **_e)
+        pool(_op, "dilated-ceil" + _sfx, (1, 2, 17, 70), (3, 5), (3, 4), (1, 2, 2, 3), d=(2, 2), ceil_mode=1, **_e)
+        pool(_op, "3d-dilated" + _sfx, (1, 2, 5, 6, 7), (2, 3, 2), (2, 1, 2), (1, 1, 0, 0, 1, 1), d=(1, 2, 1),
+             ceil_mode=1, **_e)
+pool("MaxPool", "ceil-dil-asym", (2, 2, 10, 11), (2, 3), (2, 2), (0, 1, 1, 0), (2, 1), ceil_mode=1)
+pool("AveragePool", "incl-ceil-asym", (1, 2, 10, 7), (3, 2), (2, 2), (1, 0, 1, 1), ceil_mode=1, count_include_pad=1)
 pool("MaxPool", "int64", (1, 3, 7, 8), (3, 3), (2, 2), (1, 1, 1, 1), dtype="int64")
 _nan = rand(1, 2, 9, 37, scale=3.0)
 _nan[0, 1, 4, 20] = np.nan
@@ -317,6 +321,7 @@ sample("MaxPool", "nan", _nan, kernel_shape=(3, 3), strides=(2, 2), pads=(1, 1, 
 
 for _op in ["GlobalAveragePool", "GlobalMaxPool"]:
     sample(_op, "2d", rand(2, 5, 6, 7))
+    sample(_op, "2d-narrow", rand(2, 5, 7, 3))
     sample(_op, "1d", rand(1, 3, 11))
     sample(_op, "lanes", rand(1, 33, 3, 5))
     sample(_op, "3d", rand(1, 3, 2, 3, 4))
@@ -334,7 +339,8 @@ sample("InstanceNormalization", "1d-runtime", rand(1, 5, 17), pos(5), rand(5))
 sample("InstanceNormalization", "3d-lanes", rand(1, 17, 2, 3, 4), c(pos(17)), c(rand(17)), epsilon=1e-3)
 sample("LRN", "size3", rand(1, 7, 4, 5), size=3, alpha=0.01, beta=0.75, bias=1.0)
 sample("LRN", "even", rand(1, 6, 3, 3), size=4)
-sample("LRN", "size1", rand(2, 7, 5, 4), size=1, alpha=0.01, bias=2.0)
+for _size in (1, 3, 4, 5):
+    sample("LRN", f"size{_size}-bias2", rand(2, 7, 5, 4), size=_size, alpha=0.01, beta=0.75, bias=2.0)
 sample("LRN", "size5-lanes", rand(1, 17, 3, 5), size=5, alpha=0.02, beta=0.6, bias=1.5)
 sample("LayerNormalization", "last-axis", rand(2, 3, 8), c(pos(8)), c(rand(8)), n_outputs=1)
 sample("LayerNormalization", "stats", rand(2, 3, 4, 5), c(pos(4, 5)), axis=2, epsilon=1e-3)
@@ -349,6 +355,7 @@ for _op in ["Softmax", "LogSoftmax"]:
     sample(_op, "neg-axis", rand(2, 3, 5, scale=5.0), axis=-1)
     sample(_op, "wide", rand(3, 1000, scale=5.0), axis=1)
     sample(_op, "1d", rand(37, scale=5.0), axis=0)
+    sample(_op, "2d-axis0", rand(4, 7, scale=5.0), axis=0)
     sample(_op, "5d", rand(2, 1, 3, 4, 5, scale=5.0), axis=-3)
 
 # -- reductions ---------------------------------------------------------------------------------
@@ -390,12 +397,15 @@ sample("Gemm", "transA-runtime-col-bias", rand(7, 3), rand(7, 5), c(rand(3, 1)),
 sample("Gemm", "wide", rand(1, 300), c(rand(300, 1000, scale=0.1)), c(rand(1000)))
 sample("Gemm", "beta0", rand(5, 9), c(rand(9, 17)), c(rand(5, 17)), beta=0.0)
 sample("Gemm", "no-c", rand(3, 5), rand(5, 2))
+sample("Gemm", "no-c-2x4x3", rand(2, 4), rand(4, 3))
 sample("Gemm", "tiles-tail", rand(8, 33), c(rand(33, 37)), c(rand(37)), alpha=0.5)
 sample("Gemm", "runtime-b-full-c", rand(12, 5), rand(5, 70), c(rand(12, 70)), beta=1.5)
 sample("MatMul", "batched-2d", rand(2, 3, 4), rand(4, 5))
 sample("MatMul", "bcast", rand(2, 1, 3, 4), rand(3, 4, 2))
 sample("MatMul", "bcast-4d", rand(2, 3, 4, 6), rand(3, 6, 5))
 sample("MatMul", "vec-mat", rand(4), rand(2, 4, 3))
+sample("MatMul", "vec-batched", rand(6), rand(2, 6, 5))
+sample("MatMul", "mat-vec-2d", rand(4, 6), rand(6))
 sample("MatMul", "mat-vec", rand(2, 3, 4), rand(4))
 sample("MatMul", "vec-vec", rand(6), rand(6))
 sample("MatMul", "2d", rand(1, 9), rand(9, 13))
@@ -420,6 +430,13 @@ _P1 = (1, 1, 1, 1)
 fused_conv("bias-relu", (1, 3, 8, 9), (4, 3, 3, 3), (("bias",), ("relu",)), ["c"], pads=_P1)
 fused_conv("bias-add-relu", (1, 4, 9, 10), (6, 4, 3, 3), (("bias",), ("add",), ("relu",)), ["c", (1, 6, 9, 10)], pads=_P1)
 fused_conv("prelu", (1, 4, 9, 10), (6, 4, 3, 3), (("prelu",),), ["c"], pads=_P1)
+fused_conv("bias-relu-6ch", (1, 4, 9, 10), (6, 4, 3, 3), (("bias",), ("relu",)), ["c"], pads=_P1)
+fused_conv("scale-shift-relu-no-bias", (1, 4, 9, 10), (6, 4, 3, 3), (("scale",), ("shift",), ("relu",)), ["c", "c"],
+           pads=_P1)
+fused_conv("selu-tanh", (1, 4, 9, 10), (6, 4, 3, 3), (("selu", 1.6, 1.05), ("tanh",)), [], pads=_P1)
+fused_conv("relu-gap", (1, 4, 9, 10), (6, 4, 3, 3), (("relu",), ("global_avg_pool",)), [], pads=_P1)
+fused_conv("pointwise-residual", (1, 5, 6, 7), (8, 5, 1, 1), (("bias",), ("add",), ("relu",)), ["c", (1, 8, 6, 7)])
+fused_conv("depthwise-plane-clip6", (1, 4, 7, 6), (4, 1, 3, 3), (("bias",), ("clip", 0.0, 6.0)), ["c"], pads=_P1, group=4)
 fused_conv("scale-shift-relu", (1, 3, 8, 9), (4, 3, 3, 3), (("bias",), ("scale",), ("relu",), ("shift",)), ["c", "c", "c"],
            pads=_P1)
 fused_conv("leaky-clip6", (1, 4, 9, 10), (6, 4, 3, 3), (("leaky_relu", 0.2), ("clip", 0.0, 6.0)), [], pads=_P1)
@@ -471,6 +488,12 @@ fused_gemm("transA-runtime-b-acts", 5, 7, 9, (("leaky_relu", 0.1), ("hard_swish"
            const_b=False)
 fused_gemm("wide-silu-elu-selu", 1, 120, 100, (("bias",), ("silu",), ("elu", 0.5), ("selu", 1.6, 1.05)), ["n"])
 fused_gemm("hard-sigmoid", 2, 8, 16, (("hard_sigmoid", 0.3, 0.4),), [])
+for _tb in (0, 1):
+    fused_gemm(f"alpha-bias-relu-tb{_tb}", 3, 17, 11, (("bias",), ("relu",)), ["n"], transB=_tb, alpha=0.5)
+    fused_gemm(f"alpha-bias-add-sigmoid-tb{_tb}", 3, 17, 11, (("bias",), ("add",), ("sigmoid",)), ["n", "mn"],
+               transB=_tb, alpha=0.5)
+    fused_gemm(f"alpha-prelu-clip-tb{_tb}", 3, 17, 11, (("prelu",), ("clip", -0.1, 0.2)), ["n"], transB=_tb,
+               alpha=0.5)
 
 # -- data movement ----------------------------------------------------------------------------
 
@@ -479,11 +502,17 @@ sample("Concat", "neg-axis", rand(2, 3), rand(2, 5), axis=-1)
 sample("Concat", "axis0-const", rand(2, 3, 4, 5), c(rand(1, 3, 4, 5)), axis=0)
 sample("Concat", "axis3-repeated", rand(2, 3, 4, 5), rand(2, 3, 4, 2), rand(2, 3, 4, 5, key="b"), axis=3)
 sample("Concat", "neg-axis-4d", rand(2, 3, 4, 5), rand(2, 3, 2, 5), axis=-2)
+for _axis in (0, 1, 3, -2):  # the middle input a different length on the axis
+    _shape = [2, 3, 4, 5]
+    _shape[_axis] = 2
+    _a = rand(2, 3, 4, 5, key="concat")
+    sample("Concat", f"4d-axis{_axis}", _a, rand(*_shape), _a, axis=_axis)
 sample("Concat", "one-input", rand(3, 7), axis=0)
 sample("Concat", "int64-1d", ints(3), ints(5, key="b"), axis=0)
 sample("Concat", "5d-lanes", rand(1, 17, 2, 3, 1), rand(1, 16, 2, 3, 1), axis=1)
 sample("Split", "uneven", rand(2, 7, 3), axis=1, split=(2, 4, 1))
 sample("Split", "last-axis", rand(2, 3, 4, 5), axis=3, split=(2, 3))
+sample("Split", "axis1", rand(2, 3, 4, 5), axis=1, split=(1, 2))
 sample("Split", "axis0", rand(2, 3, 4, 5), axis=0, split=(1, 1))
 sample("Split", "neg-axis", rand(2, 9, 4), axis=-2, split=(4, 5))
 sample("Split", "1d-int64", ints(11), axis=0, split=(3, 3, 5))
@@ -499,6 +528,7 @@ sample("Slice", "5d-int64", ints(2, 3, 4, 5, 6), starts=(1, 0), ends=(3, 6), axe
 sample("Reshape", "2d", rand(2, 3, 4), shape=(6, 4))
 sample("Reshape", "to-1d", rand(1, 3, 4, 5), shape=(60,))
 sample("Reshape", "to-5d", rand(6, 10), shape=(1, 2, 3, 2, 5))
+sample("Reshape", "4d-to-2d", rand(1, 3, 4, 5), shape=(6, 10))
 sample("Reshape", "int64", ints(4, 6), shape=(2, 12))
 sample("Flatten", "axis2", rand(2, 3, 4, 5), axis=2)
 sample("Flatten", "axis0", rand(2, 3, 4), axis=0)
@@ -530,6 +560,9 @@ for _mode in _PAD_MODES:
     sample("Pad", f"{_mode}-asym", rand(1, 2, 4, 5), pads=(0, 0, 2, 1, 0, 0, 1, 3), mode=_mode, value=1.5)
     sample("Pad", f"{_mode}-crop-mixed", rand(2, 3, 4, 5), pads=(0, 1, -1, 2, 0, 2, 1, -1), mode=_mode, value=1.5)
     sample("Pad", f"{_mode}-3d", rand(2, 6, 5), pads=(0, 1, 2, 1, 0, 3), mode=_mode)
+for _mode in _PAD_MODES:
+    sample("Pad", f"{_mode}-4d", rand(2, 3, 4, 5), pads=(0, 1, 2, 0, 0, 0, 1, 3), mode=_mode, value=1.5)
+sample("Pad", "constant-pads-1-2-2-1", rand(1, 2, 4, 5), pads=(0, 0, 1, 2, 0, 0, 2, 1), value=1.5)
 sample("Pad", "constant-crop", rand(2, 6, 5), pads=(0, -1, 2, 0, 2, -1))
 sample("Pad", "constant-1d", rand(37), pads=(3, 4), value=-2.0)
 sample("Pad", "constant-int64", ints(3, 4), pads=(1, 0, 0, 2), value=7)
@@ -547,6 +580,12 @@ for _mode, _ctm in [("nearest", "half_pixel"), ("nearest", "asymmetric"), ("near
 for _nm in ["round_prefer_floor", "round_prefer_ceil", "floor", "ceil"]:
     sample("Resize", f"nearest-mode-{_nm}", rand(1, 2, 3, 4), sizes=(1, 2, 7, 8), scales=(1.0, 1.0, 7 / 3, 2.0),
            nearest_mode=_nm)
+sample("Resize", "linear-align-corners-mixed", rand(1, 2, 4, 5), mode="linear",
+       coordinate_transformation_mode="align_corners", sizes=(1, 2, 7, 3), scales=(1.0, 1.0, 1.75, 0.6))
+sample("Resize", "linear-half-pixel-x2", rand(1, 1, 3, 3), mode="linear", sizes=(1, 1, 6, 6), scales=(1.0, 1.0, 2.0, 2.0))
+sample("Resize", "cubic-up-down", rand(1, 2, 5, 6), mode="cubic", sizes=(1, 2, 9, 4), scales=(1.0, 1.0, 1.8, 2 / 3))
+sample("Resize", "nearest-crop-out", rand(1, 1, 5, 6), coordinate_transformation_mode="tf_crop_and_resize",
+       roi=(0.0, 0.0, -0.2, 0.1, 1.0, 1.0, 0.9, 1.3), sizes=(1, 1, 4, 5), scales=(1.0, 1.0, 0.8, 5 / 6))
 sample("Resize", "cubic-exclude", rand(1, 1, 4, 4), mode="cubic", exclude_outside=1, cubic_coeff_a=-0.5,
        sizes=(1, 1, 7, 7), scales=(1.0, 1.0, 1.75, 1.75))
 for _mode in ["nearest", "linear", "cubic"]:
@@ -574,7 +613,9 @@ sample("Gather", "int64-data", ints(6, 3), np.array([5, 0, -6], np.int64), axis=
 sample("DepthToSpace", "DCR", rand(1, 8, 2, 3), blocksize=2)
 sample("DepthToSpace", "CRD", rand(2, 12, 2, 2), blocksize=2, mode="CRD")
 sample("DepthToSpace", "DCR-b3", rand(1, 18, 3, 2), blocksize=3)
-sample("DepthToSpace", "CRD-4d", rand(2, 8, 4, 6), blocksize=2, mode="CRD")
+for _mode in ["DCR", "CRD"]:
+    sample("DepthToSpace", f"{_mode}-4d", rand(2, 8, 4, 6), blocksize=2, mode=_mode)
+    sample("SpaceToDepth", f"{_mode}-4d", rand(2, 3, 4, 6), blocksize=2, mode=_mode)
 sample("SpaceToDepth", "b2", rand(1, 3, 4, 6), blocksize=2)
 sample("SpaceToDepth", "b3", rand(2, 5, 6, 3), blocksize=3)
 
