@@ -25,7 +25,7 @@ from op_samples import NOT_SAMPLED, SAMPLES, OpSample  # noqa: E402
 
 # tvm-llvm builds one of these graphs in about 0.1-0.2 s (the llvm JIT 0.05-0.2 s), so it
 # runs every sample too: the whole module takes about 2 minutes in one process on a 2-core
-# machine (reference ~5 s, llvm ~45 s, tvm-llvm ~70 s, plus ~5 s importing tvm).
+# machine (reference ~5 s, llvm 30-45 s, tvm-llvm 70-85 s with ~5 s of importing tvm).
 BACKENDS = ["reference", "llvm", "tvm-llvm"]
 
 # backend -> {(op, sample name): why it fails}
