@@ -48,3 +48,8 @@ class RunError(CnnccError):
     range): the compiled code refused them instead of reading outside a tensor."""
 
     exit_code = 4
+
+
+class CnnccNote(UserWarning):
+    """Something a user should know that is not an error (tuning records that were ignored):
+    ``warnings.warn(text, CnnccNote)``. The CLI prints it as one ``note:`` line on stderr."""
