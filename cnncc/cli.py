@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -18,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cnncc import __version__
-from cnncc.errors import CnnccError, InternalError, ShapeError, UsageError
+from cnncc.errors import CnnccError, CnnccNote, InternalError, ShapeError, UsageError
 
 app = typer.Typer(
     name="cnncc",
@@ -590,6 +592,24 @@ def one_line(text: str) -> str:
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in joined)
 
 
+@contextmanager
+def notes_on_stderr():
+    """cnncc's notes (``errors.CnnccNote`` warnings: ignored tuning records, ...) as one
+    ``note:`` line each on stderr; other warnings as Python shows them."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", CnnccNote)
+        python_show = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, CnnccNote):
+                err.print(f"note: {one_line(message)}", soft_wrap=True, markup=False)
+            else:
+                python_show(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
+
+
 def _click_exceptions():
     """click's exception classes: typer vendors click since 0.2x (typer._click), older
     releases use the click package."""
@@ -616,7 +636,8 @@ def main(argv: list[str] | None = None) -> int:
     aborts = tuple({typer.exceptions.Abort, click.Abort} if hasattr(click, "Abort") else {typer.exceptions.Abort})
     try:
         # not standalone: click's usage errors come back here, to be printed as one line
-        rc = app(args=argv, prog_name="cnncc", standalone_mode=False)
+        with notes_on_stderr():
+            rc = app(args=argv, prog_name="cnncc", standalone_mode=False)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except click.NoArgsIsHelpError as exc:

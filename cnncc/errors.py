@@ -74,3 +74,8 @@ class InternalError(Exception):
 
     def __reduce__(self):  # picklable (a child process may report one)
         return type(self), (self.where, self.error)
+
+
+class CnnccNote(UserWarning):
+    """Something a user should know that is not an error (tuning records that were ignored):
+    ``warnings.warn(text, CnnccNote)``. The CLI prints it as one ``note:`` line on stderr."""

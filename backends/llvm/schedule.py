@@ -42,12 +42,17 @@ class Schedule:
 
     @classmethod
     def for_target(cls: type[S], target) -> S:
-        """The default schedule on ``target`` (a ``TargetInfo``)."""
+        """The default schedule on ``target`` (a ``TargetInfo``). A default derived from the
+        target's hardware facts (vector width, ``vector_registers``, ``l1d_bytes``,
+        ``l2_bytes``) is computed here, not in a kernel, unless it needs the node's geometry
+        as well (then the field's default is 0, "automatic", and the kernel derives it)."""
         return cls()
 
     @classmethod
     def space(cls: type[S], node: Node, target) -> list[S]:
-        """Schedules worth measuring for ``node``, the default first."""
+        """Schedules worth measuring for ``node`` (the tuner measures each), the default
+        (``for_target``) first; families override. Members are built from the default with
+        ``dataclasses.replace`` and must pass ``check``."""
         return [cls.for_target(target)]
 
     def check(self) -> None:
@@ -132,14 +137,17 @@ def _coerce(cls, field: str, param: str, value):
 @schedule_family("parallel")
 @dataclasses.dataclass(frozen=True)
 class ParallelSchedule(Schedule):
-    """When a kernel runs on the thread team."""
+    """When a kernel runs on the thread team, for every kernel (``Kernel.is_parallel`` in
+    lowering.py). Parameter: ``parallel_min_work``. Not tuned (no ``ops``): one value for the
+    whole model, set with ``build(params=...)``."""
     min_work: int = 1 << 15   # below this much work (loop trips x work per trip) one thread runs it
 
 
 @schedule_family("map")
 @dataclasses.dataclass(frozen=True)
 class MapSchedule(Schedule):
-    """Elementwise and copy kernels."""
+    """Elementwise, broadcast and copy kernels (strided.py): the inner index space is cut
+    into blocks, one work item each. Parameter: ``map_block``. Not tuned (no ``ops``)."""
     block: int = 4096         # elements per work item
 
 
@@ -162,18 +170,21 @@ def all_param_names() -> dict[str, type[Schedule]]:
 
 def check_params(params: Mapping[str, Any] | None, *, flags: bool = True) -> dict[str, Any]:
     """``params`` checked: every name a family's parameter (or, with ``flags``, a build
-    flag) and every value one its field takes. Returns a copy; ScheduleError otherwise."""
+    flag), every value one its field takes, and each family's values together ones its
+    ``check`` accepts. Returns a copy; ScheduleError otherwise."""
     params = dict(params or {})
     names = all_param_names()
     unknown = sorted(p for p in params if p not in names and not (flags and p in BUILD_FLAGS))
     if unknown:
-        raise ScheduleError(f"unknown schedule parameter(s) {', '.join(unknown)}")
+        raise ScheduleError(f"unknown schedule parameter{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}")
     for p, v in params.items():
         if p in names:
             cls = names[p]
             params[p] = _coerce(cls, cls.param_names()[p], p, v)
         elif not isinstance(v, bool) and v not in (0, 1):
             raise ScheduleError(f"build flag {p}={v!r}: expected true or false")
+    for cls in {names[p] for p in params if p in names}:
+        cls().with_params(params)  # the family's check() of the values together
     return params
 
 

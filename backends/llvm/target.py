@@ -1,8 +1,9 @@
-"""The CPU a module is generated for: triple, LLVM cpu name, features, vector width.
+"""The CPU a module is generated for: triple, LLVM cpu name, features, vector width,
+vector registers and cache sizes (the hardware facts a schedule's defaults derive from).
 
-By default the host (LLVM's own detection). ``cpu="x86-64-v3"`` (or any LLVM cpu name)
-targets another machine, e.g. an AVX2-only deployment host; features then come from the
-cpu name alone.
+By default the host (LLVM's own detection; caches from sysfs). ``cpu="x86-64-v3"`` (or any
+LLVM cpu name) targets another machine, e.g. an AVX2-only deployment host; features then
+come from the cpu name alone, and the caches are typical sizes for it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import llvmlite.binding as llvm
 
@@ -32,6 +34,22 @@ def init_llvm() -> None:
 # cpu levels without a host query: (features, vector bits)
 _LEVEL_BITS = {"x86-64": 128, "x86-64-v2": 128, "x86-64-v3": 256, "x86-64-v4": 512}
 
+# cache sizes when the host's are not readable, and for named cpus not listed below
+L1D_BYTES = 32 * 1024
+L2_BYTES = 1 << 20
+# typical per-core L1d / L2 of named cpus (the first listed prefix of the name that matches)
+_NAMED_CACHES = {
+    "sapphirerapids": (48 * 1024, 2 << 20), "emeraldrapids": (48 * 1024, 2 << 20),
+    "graniterapids": (48 * 1024, 2 << 20),
+    "icelake-server": (48 * 1024, 1280 * 1024), "icelake-client": (48 * 1024, 512 * 1024),
+    "tigerlake": (48 * 1024, 1280 * 1024), "alderlake": (48 * 1024, 1280 * 1024),
+    "skylake-avx512": (32 * 1024, 1 << 20), "cascadelake": (32 * 1024, 1 << 20),
+    "cooperlake": (32 * 1024, 1 << 20), "skylake": (32 * 1024, 256 * 1024),
+    "haswell": (32 * 1024, 256 * 1024), "broadwell": (32 * 1024, 256 * 1024),
+    "znver5": (48 * 1024, 1 << 20), "znver4": (32 * 1024, 1 << 20), "znver3": (32 * 1024, 512 * 1024),
+    "znver2": (32 * 1024, 512 * 1024), "znver1": (32 * 1024, 512 * 1024),
+}
+
 
 @dataclass(frozen=True)
 class TargetInfo:
@@ -40,6 +58,8 @@ class TargetInfo:
     features: str          # LLVM feature string, "" = the cpu's defaults
     vector_bits: int       # widest float vector register
     is_host: bool
+    l1d_bytes: int = L1D_BYTES   # per-core level-1 data cache
+    l2_bytes: int = L2_BYTES     # per-core level-2 cache
 
     @property
     def vector_lanes(self) -> int:
@@ -79,7 +99,45 @@ def host_target() -> TargetInfo:
         features=feats.flatten(),
         vector_bits=_vector_bits(dict(feats)),
         is_host=True,
+        **dict(zip(("l1d_bytes", "l2_bytes"), host_caches())),
     )
+
+
+def _cache_size(text: str) -> int | None:
+    """sysfs's cache size ("48K", "2048K", "1M") in bytes."""
+    text = text.strip().upper()
+    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+    digits = text[:-1] if text[-1:] in "KMG" else text
+    return int(digits) * scale if digits.isdigit() and int(digits) > 0 else None
+
+
+def host_caches(root: str | Path = "/sys/devices/system/cpu/cpu0/cache") -> tuple[int, int]:
+    """(L1d, L2) bytes of the host's first cpu from sysfs (``index*/level, type, size``);
+    L1D_BYTES / L2_BYTES for what it does not say (no sysfs, another OS)."""
+    l1d, l2 = None, None
+    try:
+        entries = sorted(Path(root).glob("index*"))
+    except OSError:
+        entries = []
+    for d in entries:
+        try:
+            level = (d / "level").read_text().strip()
+            kind = (d / "type").read_text().strip()
+            size = _cache_size((d / "size").read_text())
+        except (OSError, ValueError):
+            continue
+        if size is None:
+            continue
+        if level == "1" and kind in ("Data", "Unified") and l1d is None:
+            l1d = size
+        elif level == "2" and kind in ("Data", "Unified") and l2 is None:
+            l2 = size
+    return l1d or L1D_BYTES, l2 or L2_BYTES
+
+
+def named_caches(cpu: str) -> tuple[int, int]:
+    """Typical (L1d, L2) bytes of an LLVM cpu name."""
+    return next((c for name, c in _NAMED_CACHES.items() if cpu.startswith(name)), (L1D_BYTES, L2_BYTES))
 
 
 def resolve_target(cpu: str | None = None) -> TargetInfo:
@@ -94,7 +152,9 @@ def resolve_target(cpu: str | None = None) -> TargetInfo:
         bits = 512 if any(s in cpu for s in ("avx512", "skylake-avx512", "icelake", "sapphire",
                                               "znver4", "znver5", "cascadelake", "cooperlake",
                                               "tigerlake", "cannonlake")) else 256
-    return TargetInfo(triple=host.triple, cpu=cpu, features="", vector_bits=bits, is_host=False)
+    l1d, l2 = named_caches(cpu)
+    return TargetInfo(triple=host.triple, cpu=cpu, features="", vector_bits=bits, is_host=False,
+                      l1d_bytes=l1d, l2_bytes=l2)
 
 
 # Run in a child process: LLVM reports an unknown cpu, or a 32-bit one on a 64-bit triple,

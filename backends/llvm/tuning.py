@@ -5,8 +5,9 @@
 
 A kernel's schedule is its family's typed schedule (schedule.py): conv register tiles
 (output pixels x channel vectors), the row kernel's channel block, whether rows are unrolled,
-the depthwise plane kernel, direct or Winograd, gemm row blocks. ``candidates(node, target)`` lists what
-may change for a node; the default schedule is always candidate 0 and always measured, so a
+the depthwise plane kernel, direct or Winograd, gemm row blocks. The tuner never names a
+schedule field: ``candidates(node, target)`` is the node's family's ``space(node, target)``
+as parameter overrides; the default schedule is always candidate 0 and always measured, so a
 record is never slower than the default as measured. Each candidate is built as a
 one-node model (same op, attributes, shapes and constant weights), checked against the
 default candidate's output, and timed through ``JitExecutable.time_runs`` (best of a few
@@ -34,15 +35,12 @@ from cnncc.ir import Graph, Node, Value
 from .codegen import generate
 from .compile import optimize_module
 from .lowering import VIEW_OPS, workload_key
-from .schedule import default_params
+from .schedule import family_for
 from .records import Record, RecordsDB
 from .runtime import JitExecutable
 from .target import TargetInfo, resolve_target
 
 ProgressFn = Callable[[int, int, str], None]
-
-CONV_OPS = frozenset({"Conv", "FusedConv"})
-GEMM_OPS = frozenset({"Gemm", "MatMul", "FusedGemm"})
 
 
 @dataclass
@@ -66,61 +64,23 @@ class Result:
 
 # -- the search space -----------------------------------------------------------------------
 
-def _conv_shape(node: Node):
-    """(Cg, Mg, depthwise) of a conv node."""
-    w = node.inputs[1]
-    g = node.attrs.group
-    return w.shape[1], w.shape[0] // g, w.shape[1] == 1 and w.shape[0] == g
-
-
 def candidates(node: Node, target: TargetInfo) -> list[dict]:
-    """Schedules worth measuring for ``node``: parameter overrides, the default ({}) first."""
-    out: list[dict] = [{}]
-    if node.op in CONV_OPS:
-        Cg, Mg, depthwise = _conv_shape(node)
-        regs = 32 if target.vector_bits >= 512 else 16
-        direct = {"conv_algorithm": "direct"}   # the channel-vector kernel, whatever "auto" picks
-        out += [direct, {"conv_algorithm": "pixels"}, {"conv_prefetch": False}]
-        if node.inputs[1].is_constant:
-            for nv in (1, 2, 3, 4, 5, 6):
-                for t in (2, 4, 6, 8, 10, 12, 14, 16):
-                    if t * nv + nv + 1 <= regs:
-                        for unroll in (32, 0):
-                            out.append({**direct, "conv_oc_vectors": nv, "conv_ow_tile": t, "conv_unroll_ow": unroll})
-            lanes = target.vector_lanes
-            for vl in (lanes, lanes // 2):
-                if vl >= 4 and Mg % vl:  # padded channel tiles of another width
-                    for nv in (1, 2):
-                        out.append({**direct, "conv_vector_lanes": vl, "conv_oc_vectors": nv})
-        for r in (1, 2, 4, 8):
-            out.append({"conv_algorithm": "rows", "conv_oc_block": r})
-        if depthwise:
-            out.append({"conv_plane_max": 0})
-        if _winograd_applies(node):
-            out.append({"conv_algorithm": "winograd"})
-            out.append({"conv_algorithm": "winograd", "conv_winograd_tile": 2})
-            out.append({"conv_algorithm": "winograd", "conv_winograd_tile": 4})
-    elif node.op in GEMM_OPS:
-        for r in (1, 2, 3, 4, 6, 8):
-            out.append({"gemm_row_block": r})
-    # drop what equals the defaults
-    defaults = default_params(target)
-    uniq, seen = [], set()
-    for c in out:
-        c = {k: v for k, v in c.items() if defaults.get(k) != v}
-        key = tuple(sorted(c.items()))
+    """Schedules worth measuring for ``node``, as parameter overrides: its family's
+    ``space(node, target)`` (schedule.py), each as the parameters that differ from the
+    family's default (the default first, ``{}``), without repeats. ``[{}]`` for an op that no
+    family schedules."""
+    family = family_for(node.op)
+    if family is None:
+        return [{}]
+    default = family.for_target(target)
+    uniq, seen = [{}], {()}
+    for s in family.space(node, target):
+        params = s.params(base=default)
+        key = tuple(sorted(params.items()))
         if key not in seen:
             seen.add(key)
-            uniq.append(c)
+            uniq.append(params)
     return uniq
-
-
-def _winograd_applies(node: Node) -> bool:
-    try:
-        from .kernels.winograd import applies
-    except ImportError:
-        return False
-    return applies(node)
 
 
 def tunable(node: Node, target: TargetInfo) -> bool:
@@ -247,8 +207,9 @@ def tune(graph: Graph, trials: int = 64, db_dir: str | Path = "tuning", progress
     results: list[Result] = []
     with RecordsDB(db_dir, target) as db:
         plan = []
+        known = db.all()  # valid records only: an invalid one is noted once and tuned again
         for key, node, count in _workloads(graph, target):
-            rec = db.get(key)
+            rec = known.get(key)
             if rec is not None and not retune:
                 results.append(Result(node.name, node.op, key, count, rec.trials, rec.best_us, rec.default_us,
                                       rec.params, reused=True))

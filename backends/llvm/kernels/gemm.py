@@ -28,7 +28,15 @@ from .window import splat
 @schedule_family("gemm", ops={"Gemm", "MatMul", "FusedGemm"})
 @dataclass(frozen=True)
 class GemmSchedule(Schedule):
+    """Parameters ``gemm_<field>``."""
     row_block: int = 4        # output rows sharing one pass over B
+
+    @classmethod
+    def space(cls, node, target) -> list[GemmSchedule]:
+        """The default, then each row block."""
+        from dataclasses import replace
+        base = cls.for_target(target)
+        return [base] + [replace(base, row_block=r) for r in (1, 2, 3, 4, 6, 8)]
 
 
 NB = 512  # column block: RB rows of C stay in L1 while B streams

@@ -1,6 +1,10 @@
 """Tuning: per-workload schedules, the SQLite records, builds that apply them.
 Tiny workloads and few trials; no timed assertions."""
 
+import json
+import sqlite3
+import warnings
+
 import numpy as np
 import pytest
 
@@ -10,8 +14,10 @@ from cnncc.backends.llvm.compile import optimize_module
 from cnncc.backends.llvm.runtime import JitExecutable
 from cnncc.backends.reference import interpret
 from cnncc.backends.llvm.lowering import workload_key
+from cnncc.backends.llvm.kernels.conv_schedule import ConvSchedule, fits_registers
 from cnncc.backends.llvm.schedule import default_params
 from cnncc.backends.llvm.target import resolve_target
+from cnncc.errors import CnnccNote
 from cnncc.ir import Graph, Node, TensorType, Value
 
 from llvm_helpers import check, const, op_graph
@@ -55,11 +61,17 @@ def test_candidates_start_with_default_and_respect_registers():
         target = resolve_target(cpu)
         cands = tuning.candidates(g.nodes[0], target)
         assert cands[0] == {} and len(cands) > 1
-        regs = 32 if target.vector_bits >= 512 else 16
+        assert len({tuple(sorted(c.items())) for c in cands}) == len(cands)
+        tiles = 0
         for c in cands:
             full = {**default_params(target), **c}
             if full["conv_ow_tile"]:
-                assert full["conv_ow_tile"] * full["conv_oc_vectors"] + full["conv_oc_vectors"] < regs
+                tiles += 1
+                assert fits_registers(full["conv_ow_tile"], full["conv_oc_vectors"], target.vector_registers)
+        assert tiles
+        # the tuner's candidates are the family's space, as parameters over the default
+        default = ConvSchedule.for_target(target)
+        assert [default.with_params(c) for c in cands] == list(dict.fromkeys(ConvSchedule.space(g.nodes[0], target)))
 
 
 def test_records_round_trip(tmp_path):
@@ -71,6 +83,10 @@ def test_records_round_trip(tmp_path):
         assert db.get(rec.workload) == rec
         assert db.get("other") is None
     assert records.schedules(tmp_path, target) == {rec.workload: rec.params}
+    assert rec.schedule(target) == ConvSchedule.for_target(target).with_params(rec.params)
+    with sqlite3.connect(tmp_path / records.FILENAME) as conn:
+        (stored,), = conn.execute("SELECT params FROM records").fetchall()
+    assert json.loads(stored) == {"schema": records.SCHEMA, "family": "conv", "params": rec.params}
     # another cpu does not see them
     assert records.schedules(tmp_path, resolve_target("x86-64-v3")) == {}
     # a record slower than the default is not applied
@@ -151,12 +167,7 @@ def test_budget_stops_early(tmp_path):
     assert tuning.summary_table(results)[0]["speedup"] is None
 
 
-def test_cli_tune_then_compile(tmp_path):
-    """`cnncc tune --target llvm` writes records that `cnncc compile --db` builds with."""
-    import os
-    import subprocess
-    import sys
-
+def _tiny_onnx(tmp_path):
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -166,11 +177,81 @@ def test_cli_tune_then_compile(tmp_path):
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 6, 6])], [w])
     model = tmp_path / "conv.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(model))
+    return model
+
+
+def cli(*args):
+    import os
+    import subprocess
+    import sys
+
     env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "cnncc.cli", *args], capture_output=True, text=True, env=env)
 
-    def cli(*args):
-        return subprocess.run([sys.executable, "-m", "cnncc.cli", *args], capture_output=True, text=True, env=env)
 
+def _insert(db_dir, workload, op, params_json, target=None, best_us=1.0, default_us=2.0):
+    """A row written by hand, as another (older, newer, broken) cnncc may have left it."""
+    target = target or resolve_target(None)
+    records.RecordsDB(db_dir, target).close()  # the file and its table
+    with sqlite3.connect(db_dir / records.FILENAME) as conn:
+        conn.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     (workload, target.cpu, target.features, op, params_json, best_us, default_us, 3, 1, 0.0))
+
+
+def test_old_and_foreign_records_are_ignored_with_a_note(tmp_path):
+    g, feeds = conv_graph()
+    key = workload_key(g.nodes[0])
+    db = tmp_path / "db"
+    bad = {
+        key: ("Conv", json.dumps({"conv_schedule": "direct"})),                      # an older cnncc's name
+        "w1": ("Conv", json.dumps({"schema": 2, "family": "conv", "params": {"conv_ow_tile": "eight"}})),
+        "w2": ("Conv", json.dumps({"schema": 2, "family": "pool9", "params": {}})),  # a family gone
+        "w3": ("Conv", json.dumps({"schema": 2, "family": "gemm", "params": {"gemm_row_block": 2}})),
+        "w4": ("Conv", json.dumps({"gemm_row_block": 2})),                           # another family's field
+        "w5": ("Conv", json.dumps({"schema": 2, "family": "conv", "params": {"conv_winograd_tile": 3}})),
+        "w6": ("Conv", json.dumps({"schema": 99, "family": "conv", "params": {}})),  # a newer cnncc
+        "w7": ("Conv", "not json"),
+    }
+    for w, (op, text) in bad.items():
+        _insert(db, w, op, text)
+    _insert(db, "old-but-valid", "Conv", json.dumps({"conv_ow_tile": 2, "conv_oc_vectors": 1}))
+    target = resolve_target(None)
+    with pytest.warns(CnnccNote, match=r"ignored 8 tuning records in .*db \(written by an older cnncc: "
+                                       r"unknown schedule parameter conv_schedule; .*\)") as notes:
+        assert records.schedules(db, target) == {"old-but-valid": {"conv_ow_tile": 2, "conv_oc_vectors": 1}}
+    assert len(notes) == 1 and "\n" not in str(notes[0].message)
+    with records.RecordsDB(db, target) as rdb:
+        with pytest.warns(CnnccNote, match="ignored 1 tuning record in"):
+            assert rdb.get(key) is None
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert rdb.get("old-but-valid").params == {"conv_ow_tile": 2, "conv_oc_vectors": 1}
+    # a build with the records works, with the default schedule for the workload
+    with pytest.warns(CnnccNote, match="ignored 8 tuning records"):
+        exe = check(g, feeds, db_dir=db)
+    assert exe.generated.kernels[0].schedule == {}
+    # tuning measures the workload again and replaces its record
+    with pytest.warns(CnnccNote, match="ignored 8 tuning records"):
+        results = tuning.tune(g, trials=2, db_dir=db)
+    assert not results[0].reused and results[0].trials == 2
+    with records.RecordsDB(db, target) as rdb:
+        assert rdb.get(key) is not None
+
+
+def test_cli_notes_ignored_records(tmp_path):
+    model = _tiny_onnx(tmp_path)
+    db = tmp_path / "db"
+    _insert(db, "Conv(some old workload)", "Conv", json.dumps({"conv_schedule": "direct", "conv_ow_tile": 4}))
+    proc = cli("compile", str(model), "--target", "llvm", "--db", str(db), "-o", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert lines == [f"note: ignored 1 tuning record in {db} (written by an older cnncc: "
+                     f"unknown schedule parameter conv_schedule)"], proc.stderr
+
+
+def test_cli_tune_then_compile(tmp_path):
+    """`cnncc tune --target llvm` writes records that `cnncc compile --db` builds with."""
+    model = _tiny_onnx(tmp_path)
     db = tmp_path / "db"
     proc = cli("tune", str(model), "--target", "llvm", "--db", str(db), "--trials", "3")
     assert proc.returncode == 0, proc.stderr
