@@ -48,3 +48,7 @@ class RunError(CnnccError):
     range): the compiled code refused them instead of reading outside a tensor."""
 
     exit_code = 4
+
+
+class LoweringNotApplicable(Exception):
+    """A lowering or algorithm has no kernel for this variant; the selector tries the next."""
