@@ -118,7 +118,8 @@ def _register_tiles(k, p: Gemm, RB: int) -> None:
     nb = -(-N // nblk)
     tail = (N - (nb - 1) * nblk) % W          # the last block's narrower tile
 
-    def tile(j, width, bidx, a_base, b_base, i0, rows):
+    def tile(j, width, item):
+        bidx, a_base, b_base, i0, rows = item
         widths = [V] * (width // V) + ([width % V] if width % V else [])
         offs = [q * V for q in range(len(widths))]
         accs = [[em.local(ir.VectorType(F32, w), name="acc") for w in widths] for _ in range(RB)]
@@ -151,10 +152,10 @@ def _register_tiles(k, p: Gemm, RB: int) -> None:
         bidx, a_base, b_base, i0, j0, j1, rows = _work_item(em, t, p, (RB, nb, nblk))
         jm = em.add(j0, em.mul(em.div(em.sub(j1, j0), W), W))
         with em.loop(j0, jm, step=W, name="j") as j:
-            tile(j, W, bidx, a_base, b_base, i0, rows)
+            tile(j, W, (bidx, a_base, b_base, i0, rows))
         if tail:
             with em.if_(b.icmp_signed("<", em.i64(jm), em.i64(j1))):
-                tile(jm, tail, bidx, a_base, b_base, i0, rows)
+                tile(jm, tail, (bidx, a_base, b_base, i0, rows))
         if post is not None:
             post(rows, i0, j0, j1)
 

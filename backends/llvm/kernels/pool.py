@@ -48,7 +48,10 @@ def sum_scale(n: int) -> float:
     return 2.0 ** -math.ceil(math.log2(max(n, 1)))
 
 
-def _counts(size, out, k, s, d, pb, pe, include_pad):
+def _counts(axis, include_pad):
+    """Taps inside the input (or its padding, with ``include_pad``) of each output position
+    along ``axis`` (size, out size, kernel, stride, dilation, pad begin, pad end)."""
+    size, out, k, s, d, pb, pe = axis
     lo, hi = (-pb, size + pe) if include_pad else (0, size)
     return np.array([sum(1 for t in range(k) if lo <= o * s + t * d - pb < hi) for o in range(out)], np.float64)
 
@@ -90,7 +93,7 @@ def emit_pool(k, pooling: Pooling, src: tuple, dst: tuple) -> None:
         if not fl:
             raise NotImplementedError("AveragePool of integers")
         inc = bool(a.count_include_pad)
-        cnt = [_counts(*g, inc) for g in ((D, OD, KD, sd, dd, pd, pd1), (H, OH, KH, sh, dh, ph, ph1),
+        cnt = [_counts(g, inc) for g in ((D, OD, KD, sd, dd, pd, pd1), (H, OH, KH, sh, dh, ph, ph1),
                                           (W, OW, KW, sw, dw, pw, pw1))]
         div = np.einsum("i,j,k->ijk", *cnt)
         scale = sum_scale(KD * KH * KW)
