@@ -71,9 +71,10 @@ def depth_geometry(x_shape, w_shape, o_shape, a):
 @dataclass(frozen=True)
 class ConvGeom:
     """A Conv (or FusedConv) node as the kernels see it: N images of C channels in G groups
-    to M channels, depth (D, KD, ...; 1 for 1-D and 2-D convs) apart from the 2-D ``win``.
+    to M channels; depth (D, KD, ...; 1 for 1-D and 2-D convs) apart from the 2-D window
+    (H ... pw, as ``win``).
 
-    ``win`` may differ from the node's: a pointwise conv's map is flattened into rows
+    The window may differ from the node's: a pointwise conv's map is flattened into rows
     (``pointwise_row``), and a strided 1x1 conv with ``subsample`` set reads its input
     through a copy of x[:, :, ::sh, ::sw] (``subsample`` is the window before that)."""
     node: Any
@@ -88,12 +89,28 @@ class ConvGeom:
     sd: int
     dd: int
     pd: int
-    win: Window
+    H: int
+    W: int
+    OH: int
+    OW: int
+    KH: int
+    KW: int
+    sh: int
+    sw: int
+    dh: int
+    dw: int
+    ph: int
+    pw: int
     weights: np.ndarray | None     # the weights when they are constants
     unpadded: bool
     xb: int = 0                    # X stored NCHW[xb]c (passes/backend_layout.py; 0: NCHW)
     yb: int = 0                    # Y (and residuals) stored NCHW[yb]c
     subsample: Window | None = None
+
+    @property
+    def win(self) -> Window:
+        return Window(self.H, self.W, self.OH, self.OW, self.KH, self.KW, self.sh, self.sw, self.dh, self.dw,
+                      self.ph, self.pw)
 
     @property
     def Cg(self) -> int:
@@ -110,14 +127,6 @@ class ConvGeom:
     @property
     def rank(self) -> int:
         return len(self.o_shape)
-
-    def __getattr__(self, name):  # H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw of ``win``
-        if name in Window.__dataclass_fields__:
-            return getattr(self.__dict__["win"], name)
-        raise AttributeError(name)
-
-    def with_window(self, **changes) -> "ConvGeom":
-        return replace(self, win=replace(self.win, **changes))
 
 
 def pointwise_row(pixels: int, want: int) -> int:
@@ -148,17 +157,17 @@ def conv_geom(k, node, o_shape, whole_map: bool = False) -> ConvGeom:
     OH, OW = (1, o_shape[2]) if len(o_shape) == 3 else o_shape[-2:]
     unpadded = a.pads[-1] == 0 and ph == pw == 0 and (len(o_shape) == 3 or a.pads[2] == 0)
     g = ConvGeom(node, tuple(o_shape), N, C, w_shape[0], a.group, D, OD, KD, sd, dd, pd,
-                 Window(H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw), k.const_input(1), unpadded,
+                 H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw, k.const_input(1), unpadded,
                  a.get("x_block", 0), a.get("y_block", 0))
     if (len(o_shape) == 4 and KH == KW == 1 and (sh, sw) != (1, 1) and unpadded and g.Cg > 1
             and g.weights is not None and sched.algorithm in ("auto", "direct")):
-        g = replace(g, win=replace(g.win, H=OH, W=OW, sh=1, sw=1), subsample=g.win)
+        g = replace(g, H=OH, W=OW, sh=1, sw=1, subsample=g.win)
     if len(o_shape) <= 4 and KH == KW == 1 and g.sh == g.sw == 1 and unpadded:
         # pointwise: the map flattened and cut into rows of S pixels
         # (a mean over the map: the whole map in one row, so one work item sums it)
         pixels = g.H * g.W
         S = pixels if whole_map else pointwise_row(pixels, sched.pointwise_row)
-        g = g.with_window(H=pixels // S, W=S, OH=pixels // S, OW=S)
+        g = replace(g, H=pixels // S, W=S, OH=pixels // S, OW=S)
     if g.blocked and not (len(o_shape) == 4 and KH == KW == 1 and g.sh == g.sw == 1 and unpadded and g.G == 1
                           and g.weights is not None):
         raise AssertionError("blocked storage (x_block/y_block) needs a 1x1 ungrouped unpadded conv with "
