@@ -27,12 +27,12 @@ class Window:
     OW: int
     KH: int
     KW: int
-    sh: int = 1
-    sw: int = 1
-    dh: int = 1
-    dw: int = 1
-    ph: int = 0
-    pw: int = 0
+    sh: int
+    sw: int
+    dh: int
+    dw: int
+    ph: int
+    pw: int
 
     def interior(self) -> tuple[int, int]:
         """(lo, hi): the output pixels lo .. hi-1 of a row have every tap inside the input row."""
@@ -69,10 +69,10 @@ def depth_geometry(x_shape, w_shape, o_shape, a):
 
 
 @dataclass(frozen=True)
-class ConvGeom:
-    """A Conv (or FusedConv) node as the kernels see it: N images of C channels in G groups
-    to M channels; depth (D, KD, ...; 1 for 1-D and 2-D convs) apart from the 2-D window
-    (H ... pw, as ``win``).
+class ConvGeom(Window):
+    """A Conv (or FusedConv) node as the kernels see it: its 2-D window (the Window fields),
+    N images of C channels in G groups to M channels, and depth (D, KD, ...; 1 for 1-D and
+    2-D convs).
 
     The window may differ from the node's: a pointwise conv's map is flattened into rows
     (``pointwise_row``), and a strided 1x1 conv with ``subsample`` set reads its input
@@ -89,18 +89,6 @@ class ConvGeom:
     sd: int
     dd: int
     pd: int
-    H: int
-    W: int
-    OH: int
-    OW: int
-    KH: int
-    KW: int
-    sh: int
-    sw: int
-    dh: int
-    dw: int
-    ph: int
-    pw: int
     weights: np.ndarray | None     # the weights when they are constants
     unpadded: bool
     xb: int = 0                    # X stored NCHW[xb]c (passes/backend_layout.py; 0: NCHW)
@@ -109,8 +97,8 @@ class ConvGeom:
 
     @property
     def win(self) -> Window:
-        return Window(self.H, self.W, self.OH, self.OW, self.KH, self.KW, self.sh, self.sw, self.dh, self.dw,
-                      self.ph, self.pw)
+        """The window alone."""
+        return Window(*(getattr(self, f) for f in Window.__dataclass_fields__))
 
     @property
     def Cg(self) -> int:
@@ -156,9 +144,9 @@ def conv_geom(k, node, o_shape, whole_map: bool = False) -> ConvGeom:
     D, OD, KD, sd, dd, pd = depth_geometry(x_shape, w_shape, o_shape, a)
     OH, OW = (1, o_shape[2]) if len(o_shape) == 3 else o_shape[-2:]
     unpadded = a.pads[-1] == 0 and ph == pw == 0 and (len(o_shape) == 3 or a.pads[2] == 0)
-    g = ConvGeom(node, tuple(o_shape), N, C, w_shape[0], a.group, D, OD, KD, sd, dd, pd,
-                 H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw, k.const_input(1), unpadded,
-                 a.get("x_block", 0), a.get("y_block", 0))
+    g = ConvGeom(H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw, node=node, o_shape=tuple(o_shape), N=N, C=C,
+                 M=w_shape[0], G=a.group, D=D, OD=OD, KD=KD, sd=sd, dd=dd, pd=pd, weights=k.const_input(1),
+                 unpadded=unpadded, xb=a.get("x_block", 0), yb=a.get("y_block", 0))
     if (len(o_shape) == 4 and KH == KW == 1 and (sh, sw) != (1, 1) and unpadded and g.Cg > 1
             and g.weights is not None and sched.algorithm in ("auto", "direct")):
         g = replace(g, H=OH, W=OW, sh=1, sw=1, subsample=g.win)
