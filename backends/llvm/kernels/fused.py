@@ -20,10 +20,11 @@ from ..emit import F32, FAST
 from ..lowering import register
 from .conv import CONV_KEYS, emit_conv
 from .elementwise import UNARY, _lt0, _sigmoid
-from .gemm import gemm_core, gemm_operands
+from .epilogue import Epilogue
+from .gemm import Gemm, gemm_core, gemm_operands
 from .norm import reduce
-from .pool import emit_pool
-from .window import splat
+from .pool import Pooling, emit_pool
+from .vectors import splat
 
 # the steps apply_step also takes on a vector of one channel's consecutive outputs (the conv
 # kernel applies them in registers, before its row stores)
@@ -123,8 +124,9 @@ def lower_fused_conv(k, node):
 
     residuals = [k.inp(i) for i in residual_inputs]
     vector_ok = point and all(step[0] in VECTOR_STEPS for step, _ in point)
-    in_registers = emit_conv(k, node, y, conv_type.shape, bias, post if point else None, residuals,
-                             tile_post if vector_ok else None, k.out() if mean_in_registers else None)
+    epilogue = Epilogue(bias, post if point else None, residuals, tile_post if vector_ok else None,
+                        k.out() if mean_in_registers else None)
+    in_registers = emit_conv(k, node, y, conv_type.shape, epilogue)
     if mean_in_registers:
         return
     if pool is None:
@@ -136,9 +138,7 @@ def lower_fused_conv(k, node):
     if pool[0] == "global_avg_pool":
         reduce(k, conv_type.shape, range(2, 2 + sp), "mean", x=y, y=k.out(), et=F32)
         return
-    pattrs = NS(kernel_shape=pool[1], strides=pool[2], pads=pool[3], dilations=(1,) * sp, ceil_mode=pool[4],
-                count_include_pad=pool[5] if pool[0] == "avg_pool" else 0)
-    emit_pool(k, pool[0] == "max_pool", pattrs, y, conv_type.shape, k.out(), k.out_shape(), node.name)
+    emit_pool(k, Pooling.of_step(pool, sp, node.name), (y, conv_type.shape), (k.out(), k.out_shape()))
 
 
 @register("FusedGemm")
@@ -159,5 +159,5 @@ def lower_fused_gemm(k, node):
                     v = apply_step(em, step, v, extra, j, p)
                 em.store(v, y, p, F32)
 
-    gemm_core(k, batch=[], M=M, N=N, y=y, c=c, post=post if point else None, **ops)
+    gemm_core(k, Gemm(batch=[], M=M, N=N, y=y, c=c, post=post if point else None, **ops))
 

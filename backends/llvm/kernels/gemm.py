@@ -11,6 +11,7 @@ transposed copy of VGG's 400 MB classifier at compile time. RB is ``gemm_row_blo
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,9 +21,9 @@ from llvmlite import ir
 from ..emit import F32, FAST, REASSOC
 from ..lowering import register
 from ..schedule import Schedule, schedule_family
-from .conv import _pick_block
+from .conv_direct import pick_block
 from .strided import broadcast_strides
-from .window import splat
+from .vectors import splat
 
 
 @schedule_family("gemm", ops={"Gemm", "MatMul", "FusedGemm"})
@@ -42,30 +43,49 @@ class GemmSchedule(Schedule):
 NB = 512  # column block: RB rows of C stay in L1 while B streams
 
 
-def gemm_core(k, *, batch, M, N, K, a_ptr, a_strides, b_ptr, b_strides, y, c=None, alpha=1.0, post=None):
+@dataclass(frozen=True)
+class Gemm:
     """y[bt, i, j] = alpha * sum_k A[bt, i, k] * B[bt, k, j] (+ c(bt, i, j) value).
 
     a_strides/b_strides: (batch offsets per batch index list, row stride, col stride).
     ``post(rows, i0, j0, j1)`` runs after each work item's rows are complete (epilogues)."""
+    batch: list
+    M: int
+    N: int
+    K: int
+    a_ptr: ir.Value
+    a_strides: tuple
+    b_ptr: ir.Value
+    b_strides: tuple
+    y: ir.Value
+    c: Callable | None = None
+    alpha: float = 1.0
+    post: Callable | None = None
+
+
+def gemm_core(k, p: Gemm) -> None:
     em = k.em
     b = em.b
-    RB = _pick_block(M, k.schedule(GemmSchedule).row_block)
+    batch, M, N, K, a_ptr, b_ptr, y, c, alpha, post = (p.batch, p.M, p.N, p.K, p.a_ptr, p.b_ptr, p.y, p.c, p.alpha,
+                                                        p.post)
+    a_strides, b_strides = p.a_strides, p.b_strides
+    RB = pick_block(M, k.schedule(GemmSchedule).row_block)
     nb = -(-N // NB)
     nblk = -(-N // nb)
     a_bs, a_rs, a_cs = a_strides
     b_bs, b_rs, b_cs = b_strides
     nbatch = math.prod(batch)
     if b_rs == 1 and b_cs != 1:
-        _dot_rows(k, batch, M, N, K, a_ptr, a_strides, b_ptr, b_strides, y, c, alpha, post, RB, nb, nblk)
+        _dot_rows(k, p, (RB, nb, nblk))
         return
     if b_cs == 1 and N >= k.target.vector_lanes:
         # twice the rows of the other schedules: B is read once per row block (PP-OCR rec's
         # 40x120 @ 120x6625: 171 GFLOP/s with 4 rows, 212 with 8)
-        RB2 = _pick_block(M, 2 * k.schedule(GemmSchedule).row_block)
-        _register_tiles(k, batch, M, N, K, a_ptr, a_strides, b_ptr, b_strides, y, c, alpha, post, RB2)
+        RB2 = pick_block(M, 2 * k.schedule(GemmSchedule).row_block)
+        _register_tiles(k, p, RB2)
         return
     with k.parallel_loop(nbatch * (M // RB) * nb, RB * K * nblk) as t:
-        bidx, a_base, b_base, i0, j0, j1, rows = _work_item(em, t, batch, M, N, RB, nb, nblk, a_bs, b_bs)
+        bidx, a_base, b_base, i0, j0, j1, rows = _work_item(em, t, p, (RB, nb, nblk))
         with em.loop(j0, j1, name="j") as j:
             for r in range(RB):
                 init = c(bidx, em.add(i0, r), j) if c is not None else em.fconst(0.0)
@@ -85,7 +105,7 @@ def gemm_core(k, *, batch, M, N, K, a_ptr, a_strides, b_ptr, b_strides, y, c=Non
             post(rows, i0, j0, j1)
 
 
-def _register_tiles(k, batch, M, N, K, a_ptr, a_strides, b_ptr, b_strides, y, c, alpha, post, RB):
+def _register_tiles(k, p: Gemm, RB: int) -> None:
     """B rows contiguous: register tiles of RB rows x NV column vectors accumulate over all
     of K (per k: NV vector loads of B, RB broadcasts of A, RB*NV FMAs) and are stored once.
     Column blocks are whole tiles but the last, whose narrower tail tile is known at compile
@@ -93,6 +113,9 @@ def _register_tiles(k, batch, M, N, K, a_ptr, a_strides, b_ptr, b_strides, y, c,
     PP-OCR rec's 40x120 @ 120x6625 ran at 54 GFLOP/s.)"""
     em = k.em
     b = em.b
+    batch, M, N, K, a_ptr, b_ptr, y, c, alpha, post = (p.batch, p.M, p.N, p.K, p.a_ptr, p.b_ptr, p.y, p.c, p.alpha,
+                                                        p.post)
+    a_strides, b_strides = p.a_strides, p.b_strides
     V = k.target.vector_lanes
     NV = max(1, min(4, 16 // RB))
     W = NV * V
@@ -103,7 +126,8 @@ def _register_tiles(k, batch, M, N, K, a_ptr, a_strides, b_ptr, b_strides, y, c,
     nb = -(-N // nblk)
     tail = (N - (nb - 1) * nblk) % W          # the last block's narrower tile
 
-    def tile(j, width, bidx, a_base, b_base, i0, rows):
+    def tile(j, width, item):
+        bidx, a_base, b_base, i0, rows = item
         widths = [V] * (width // V) + ([width % V] if width % V else [])
         offs = [q * V for q in range(len(widths))]
         accs = [[em.local(ir.VectorType(F32, w), name="acc") for w in widths] for _ in range(RB)]
@@ -133,13 +157,13 @@ def _register_tiles(k, batch, M, N, K, a_ptr, a_strides, b_ptr, b_strides, y, c,
                 b.store(v, em.gep(y, dst, F32), align=4)
 
     with k.parallel_loop(nbatch * (M // RB) * nb, RB * K * nblk) as t:
-        bidx, a_base, b_base, i0, j0, j1, rows = _work_item(em, t, batch, M, N, RB, nb, nblk, a_bs, b_bs)
+        bidx, a_base, b_base, i0, j0, j1, rows = _work_item(em, t, p, (RB, nb, nblk))
         jm = em.add(j0, em.mul(em.div(em.sub(j1, j0), W), W))
         with em.loop(j0, jm, step=W, name="j") as j:
-            tile(j, W, bidx, a_base, b_base, i0, rows)
+            tile(j, W, (bidx, a_base, b_base, i0, rows))
         if tail:
             with em.if_(b.icmp_signed("<", em.i64(jm), em.i64(j1))):
-                tile(jm, tail, bidx, a_base, b_base, i0, rows)
+                tile(jm, tail, (bidx, a_base, b_base, i0, rows))
         if post is not None:
             post(rows, i0, j0, j1)
 
@@ -149,15 +173,17 @@ def _register_tiles(k, batch, M, N, K, a_ptr, a_strides, b_ptr, b_strides, y, c,
 JB = 4
 
 
-def _dot_rows(k, batch, M, N, K, a_ptr, a_strides, b_ptr, b_strides, y, c, alpha, post, RB, nb, nblk):
+def _dot_rows(k, p: Gemm, blocks: tuple) -> None:
     """y[i, j] = alpha * dot(A[i, :], B[:, j]) with B's columns contiguous; JB columns at a
     time (a batch-1 classifier layer is a matrix-vector product: one reduction chain per
     output left it waiting on FMA latency)."""
     em = k.em
     b = em.b
-    a_bs, a_rs, a_cs = a_strides
-    b_bs, _, b_cs = b_strides
-    nbatch = math.prod(batch)
+    M, K, a_ptr, b_ptr, y, c, alpha, post = p.M, p.K, p.a_ptr, p.b_ptr, p.y, p.c, p.alpha, p.post
+    RB, nb, nblk = blocks
+    a_bs, a_rs, a_cs = p.a_strides
+    b_bs, _, b_cs = p.b_strides
+    nbatch = math.prod(p.batch)
 
     def columns(j, width):
         accs = [[em.local(F32, name="acc") for _ in range(width)] for _ in range(RB)]
@@ -183,7 +209,7 @@ def _dot_rows(k, batch, M, N, K, a_ptr, a_strides, b_ptr, b_strides, y, c, alpha
                 em.store(v, y, em.add(rows[r], jq), F32)
 
     with k.parallel_loop(nbatch * (M // RB) * nb, RB * K * nblk) as t:
-        bidx, a_base, b_base, i0, j0, j1, rows = _work_item(em, t, batch, M, N, RB, nb, nblk, a_bs, b_bs)
+        bidx, a_base, b_base, i0, j0, j1, rows = _work_item(em, t, p, blocks)
         jm = em.add(j0, em.mul(em.div(em.sub(j1, j0), JB), JB))   # end of the whole JB groups
         with em.loop(j0, jm, step=JB, name="j") as j:
             columns(j, JB)
@@ -232,7 +258,7 @@ def _gemm(k, node):
         def c(bidx, i, j):
             v = em.load(c_ptr, em.add(em.mul(i, cs[0]), em.mul(j, cs[1])), F32)
             return em.b.fmul(v, em.fconst(beta)) if beta != 1.0 else v
-    gemm_core(k, batch=[], M=M, N=N, y=k.out(), c=c, **ops)
+    gemm_core(k, Gemm(batch=[], M=M, N=N, y=k.out(), c=c, **ops))
 
 
 @register("MatMul")
@@ -245,13 +271,16 @@ def _matmul(k, node):
     out_batch = list(np.broadcast_shapes(a2[:-2], b2[:-2]))
     a_bs = [s * M * K for s in broadcast_strides(a2[:-2], out_batch)]
     b_bs = [s * K * N for s in broadcast_strides(b2[:-2], out_batch)]
-    gemm_core(k, batch=out_batch, M=M, N=N, K=K, a_ptr=k.inp(0), a_strides=(a_bs, K, 1),
-              b_ptr=k.inp(1), b_strides=(b_bs, N, 1), y=k.out())
+    gemm_core(k, Gemm(batch=out_batch, M=M, N=N, K=K, a_ptr=k.inp(0), a_strides=(a_bs, K, 1),
+                      b_ptr=k.inp(1), b_strides=(b_bs, N, 1), y=k.out()))
 
 
-def _work_item(em, t, batch, M, N, RB, nb, nblk, a_bs, b_bs):
-    """Where parallel work item ``t`` (batch x row block x column block) reads and writes:
-    batch indices, A and B batch offsets, first row, column range, and output row offsets."""
+def _work_item(em, t, p: Gemm, blocks: tuple):
+    """Where parallel work item ``t`` (batch x row block x column block; ``blocks``: RB rows,
+    nb column blocks of nblk) reads and writes: batch indices, A and B batch offsets, first
+    row, column range, and output row offsets."""
+    batch, M, N, a_bs, b_bs = p.batch, p.M, p.N, p.a_strides[0], p.b_strides[0]
+    RB, nb, nblk = blocks
     bt, ib, jb = em.unravel(t, [math.prod(batch), M // RB, nb])
     bidx = em.unravel(bt, batch) if batch else []
     i0 = em.mul(ib, RB)

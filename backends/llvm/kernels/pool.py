@@ -13,14 +13,18 @@ scaling), whose absolute error stays below window size x 2**-149."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from types import SimpleNamespace as NS
+from typing import Any
 
 import numpy as np
 from llvmlite import ir
 
 from ..emit import F32, FAST, is_float
 from ..lowering import register
-from .conv import _ceil_div, _floor_div
-from .window import max_stride, splat, vector_intrinsic, window_rows
+from .conv_geom import Window, ceil_div, floor_div
+from .vectors import every_nth, vector_intrinsic
+from .window import WindowOps, max_stride, window_rows
 
 
 def _geometry(x_shape, y_shape, a):
@@ -44,20 +48,43 @@ def sum_scale(n: int) -> float:
     return 2.0 ** -math.ceil(math.log2(max(n, 1)))
 
 
-def _counts(size, out, k, s, d, pb, pe, include_pad):
+def _counts(axis, include_pad):
+    """Taps inside the input (or its padding, with ``include_pad``) of each output position
+    along ``axis`` (size, out size, kernel, stride, dilation, pad begin, pad end)."""
+    size, out, k, s, d, pb, pe = axis
     lo, hi = (-pb, size + pe) if include_pad else (0, size)
     return np.array([sum(1 for t in range(k) if lo <= o * s + t * d - pb < hi) for o in range(out)], np.float64)
 
 
+@dataclass(frozen=True)
+class Pooling:
+    """A max or average pool: ``attrs`` has kernel_shape, strides, pads, dilations,
+    ceil_mode and count_include_pad; ``key`` names its divisor table."""
+    is_max: bool
+    attrs: Any
+    key: str
+    et: ir.Type = F32
+
+    @staticmethod
+    def of_step(step: tuple, sp: int, key: str) -> "Pooling":
+        """A FusedConv's trailing max_pool/avg_pool step (cnncc/ops/fused.py)."""
+        attrs = NS(kernel_shape=step[1], strides=step[2], pads=step[3], dilations=(1,) * sp, ceil_mode=step[4],
+                   count_include_pad=step[5] if step[0] == "avg_pool" else 0)
+        return Pooling(step[0] == "max_pool", attrs, key)
+
+
 @register("MaxPool", "AveragePool")
 def lower_pool(k, node):
-    emit_pool(k, node.op == "MaxPool", node.attrs, k.inp(0), k.in_shape(0), k.out(), k.out_shape(), node.name,
-              k.in_type(0))
+    emit_pool(k, Pooling(node.op == "MaxPool", node.attrs, node.name, k.in_type(0)),
+              (k.inp(0), k.in_shape(0)), (k.out(), k.out_shape()))
 
 
-def emit_pool(k, is_max, a, x, x_shape, y, y_shape, key, et=F32):
+def emit_pool(k, pooling: Pooling, src: tuple, dst: tuple) -> None:
+    """``pooling`` of ``src`` (pointer, shape) into ``dst`` (pointer, shape)."""
     em = k.em
     b = em.b
+    is_max, a, key, et = pooling.is_max, pooling.attrs, pooling.key, pooling.et
+    (x, x_shape), (y, y_shape) = src, dst
     (D, H, W), (OD, OH, OW), (KD, KH, KW), (sd, sh, sw), (dd, dh, dw), (pd, ph, pw), (pd1, ph1, pw1) = \
         _geometry(x_shape, y_shape, a)
     NC = x_shape[0] * x_shape[1]
@@ -66,7 +93,7 @@ def emit_pool(k, is_max, a, x, x_shape, y, y_shape, key, et=F32):
         if not fl:
             raise NotImplementedError("AveragePool of integers")
         inc = bool(a.count_include_pad)
-        cnt = [_counts(*g, inc) for g in ((D, OD, KD, sd, dd, pd, pd1), (H, OH, KH, sh, dh, ph, ph1),
+        cnt = [_counts(g, inc) for g in ((D, OD, KD, sd, dd, pd, pd1), (H, OH, KH, sh, dh, ph, ph1),
                                           (W, OW, KW, sw, dw, pw, pw1))]
         div = np.einsum("i,j,k->ijk", *cnt)
         scale = sum_scale(KD * KH * KW)
@@ -84,10 +111,10 @@ def emit_pool(k, is_max, a, x, x_shape, y, y_shape, key, et=F32):
 
     if is_max and et == F32 and D == OD == KD == 1 and max_stride(sw) and KH > 1 and \
             max(pw + W, (OW - 1) * sw + (KW - 1) * dw + 1) <= SEPARABLE_MAX_ROW:
-        _max_pool_separable(k, x, y, NC, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw)
+        _max_pool_separable(k, (x, y, NC), Window(H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw))
         return
     if fl and et == F32 and D == OD == KD == 1 and max_stride(sw):
-        _pool_rows(k, is_max, x, y, NC, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw,
+        _pool_rows(k, is_max, (x, y, NC), Window(H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw),
                    None if is_max else (recip, scale))
         return
     with k.parallel_loop(NC * OD * OH, KD * KH * KW * OW) as t:
@@ -103,8 +130,8 @@ def emit_pool(k, is_max, a, x, x_shape, y, y_shape, key, et=F32):
                     with em.if_(em.in_range(ih, 0, H)):
                         xrow = em.lin([(nc, D * H * W), (idd, H * W), (ih, W)])
                         for kw in range(KW):
-                            lo = max(0, _ceil_div(pw - kw * dw, sw))
-                            hi = min(OW, _floor_div(W - 1 + pw - kw * dw, sw) + 1)
+                            lo = max(0, ceil_div(pw - kw * dw, sw))
+                            hi = min(OW, floor_div(W - 1 + pw - kw * dw, sw) + 1)
                             xoff = em.add(xrow, kw * dw - pw)
                             with em.loop(lo, hi, name="ow") as ow:
                                 p = em.add(row, ow)
@@ -117,10 +144,12 @@ def emit_pool(k, is_max, a, x, x_shape, y, y_shape, key, et=F32):
                 em.store(b.fmul(em.load(y, p, F32), d), y, p, F32)
 
 
-def _pool_rows(k, is_max, x, y, NC, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw, average):
-    """2-D float pooling through window.window_rows (vectors along the output row);
-    ``average``: (divisor table, tap scale) of an average pool."""
+def _pool_rows(k, is_max, planes, win, average):
+    """2-D float pooling through window.window_rows (vectors along the output row) of
+    ``planes`` (x, y, count); ``average``: (divisor table, tap scale) of an average pool."""
     em = k.em
+    x, y, NC = planes
+    OH, OW = win.OH, win.OW
     b = em.b
     fill = -np.inf if is_max else 0.0
     recip, scale = average if average is not None else (None, 1.0)
@@ -139,7 +168,7 @@ def _pool_rows(k, is_max, x, y, NC, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw
             acc = b.fmul(acc, d)
         b.store(acc, em.gep(y, em.add(em.mul(em.add(em.mul(p, OH), oh), OW), ow0), F32), align=4)
 
-    window_rows(k, NC, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw, x, init, tap, store, KH * KW * OW)
+    window_rows(k, NC, win, x, WindowOps(init, tap, store), win.KH * win.KW * OW)
 
 
 # The separable max pool keeps a padded input row on each thread's stack: beyond this many
@@ -172,7 +201,7 @@ def _fill(em, buf, lo, hi, value):
         em.store(value, buf, c, F32)
 
 
-def _max_pool_separable(k, x, y, NC, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw):
+def _max_pool_separable(k, planes, win):
     """2-D float max pooling as a column max then a row max: per output row, the KH input
     rows are reduced into a row buffer with unit-stride vectors, -inf on both sides as far
     as any window reaches; then each output vector takes KW (strided) loads of that buffer.
@@ -180,6 +209,8 @@ def _max_pool_separable(k, x, y, NC, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, p
     64x111x111 pool: 0.18 ms before), and no tap is ever in the padding."""
     em = k.em
     b = em.b
+    x, y, NC = planes
+    H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw = (getattr(win, f) for f in Window.__dataclass_fields__)
     V = k.target.vector_lanes
     Wb = max(pw + W, (OW - 1) * sw + (KW - 1) * dw + 1)    # buffer columns: padded input row
     buf = em.local(F32, count=Wb + V, name="colmax")
@@ -223,9 +254,7 @@ def _max_pool_separable(k, x, y, NC, H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, p
             out = None
             for kw in range(KW):
                 xv = b.load(at(em.add(em.mul(o0, sw), kw * dw), ir.VectorType(F32, n)), typ=ir.VectorType(F32, n), align=4)
-                if sw > 1:
-                    xv = b.shuffle_vector(xv, ir.Constant(xv.type, ir.Undefined),
-                                          ir.Constant(ir.VectorType(ir.IntType(32), w), [j * sw for j in range(w)]))
+                xv = every_nth(b, xv, w, sw)
                 out = xv if out is None else vmax(out, xv)
             b.store(out, em.gep(y, em.add(row, o0), F32), align=4)
 

@@ -34,11 +34,15 @@ F(4,3) (5x margin at C = 512).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from llvmlite import ir
 
 from ..emit import F32, FAST
+from .conv_kernel import ConvJob, ConvKernel
 from .conv_schedule import ConvSchedule
+from .vectors import load_vector, splat, store_vector, transpose
 
 # Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks" (2015):
 # Y = AT [(G g G^T) * (BT d BT^T)] AT^T for an (m+2)^2 input tile d, a 3x3 filter g.
@@ -225,12 +229,6 @@ def _apply(b, mat, vecs):
     return [_combine(b, [c for c, _ in terms], [pair(key) for _, key in terms]) for terms in _PLANS[mat_key]]
 
 
-def _splat(b, v, w):
-    vt = ir.VectorType(F32, w)
-    one = b.insert_element(ir.Constant(vt, ir.Undefined), v, ir.Constant(ir.IntType(32), 0))
-    return b.shuffle_vector(one, ir.Constant(vt, ir.Undefined), ir.Constant(ir.VectorType(ir.IntType(32), w), [0] * w))
-
-
 def _plane_stride(n: int) -> int:
     """Floats from one of the alpha^2 transformed planes to the next: an odd number of cache
     lines, so that a transform's alpha^2 loads or stores (one per plane) fall into different
@@ -264,9 +262,53 @@ def band_rows(C: int, M: int, TH: int, TW: int, mt: int) -> int:
     return max(1, min(TH, BAND_BYTES // row))
 
 
-def emit_winograd(k, node, y, o_shape, bias, post):
+class Winograd(ConvKernel):
+    name = "winograd"
+
+    def applies(self, geom, schedule, target) -> bool:
+        return not geom.blocked and chosen(geom.node, schedule)
+
+    def emit(self, k, job: ConvJob) -> bool:
+        k.algorithm = "winograd"
+        emit_winograd(k, job)
+        return False
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What the phases share: C -> M channels onto an OH x OW map in m x m tiles (TW a tile
+    row), V and Mo (``vin``, ``mo``: planes SV and SM floats apart), the tile rows' chunks of
+    at most V tiles, and for tiles in the lanes R channels per work item and the weights."""
+    C: int
+    M: int
+    OH: int
+    OW: int
+    TW: int
+    mt: int
+    SV: int
+    SM: int
+    chunks: list
+    vin: ir.Value
+    mo: ir.Value
+    R: int
+    wt: ir.Value | None
+
+
+@dataclass(frozen=True)
+class _Band:
+    """Tile rows th0 .. th0 + rows - 1 (P = rows * TW tiles); ``static``: the parallel loops
+    split by thread id; ``reps``: how many bands run this code (the work estimate)."""
+    th0: object
+    rows: int
+    P: int
+    static: bool
+    reps: int
+
+
+def emit_winograd(k, job: ConvJob) -> None:
     em = k.em
     b = em.b
+    node, o_shape = job.geom.node, job.geom.o_shape
     a = node.attrs
     _, C, H, W = k.in_shape(0)
     M = k.in_shape(1)[0]
@@ -291,12 +333,6 @@ def emit_winograd(k, node, y, o_shape, bias, post):
     vin = k.scratch(A2 * SV * 4)
     mo = k.scratch(A2 * SM * 4)
     i32 = ir.IntType(32)
-
-    def vload(ptr, idx, w):
-        return b.load(em.gep(ptr, idx, F32), typ=ir.VectorType(F32, w), align=4)
-
-    def vstore(val, ptr, idx):
-        b.store(val, em.gep(ptr, idx, F32), align=4)
 
     # 0. zero-padded copy of the input
     with k.parallel_loop(C * Hp, Wp) as t:
@@ -324,7 +360,7 @@ def emit_winograd(k, node, y, o_shape, bias, post):
             for t0, w in chunks:
                 d = []
                 for r in range(al):
-                    raw = vload(xp, em.add(base, r * Wp + mt * t0), mt * (w - 1) + al)
+                    raw = load_vector(em, xp, em.add(base, r * Wp + mt * t0), mt * (w - 1) + al)
                     und = ir.Constant(raw.type, ir.Undefined)
                     d.append([b.shuffle_vector(raw, und,
                                                ir.Constant(ir.VectorType(i32, w), [j + mt * q for q in range(w)]))
@@ -332,19 +368,21 @@ def emit_winograd(k, node, y, o_shape, bias, post):
                 cols = [_apply(b, bt, [d[r][j] for r in range(al)]) for j in range(al)]     # B^T d
                 for i in range(al):
                     for j, v in enumerate(_apply(b, bt, [cols[jj][i] for jj in range(al)])):  # (B^T d) B
-                        vstore(v, vin, em.add(em.add((i * al + j) * SV, em.mul(c, bp)), em.add(em.mul(lt, TW), t0)))
+                        store_vector(em, v, vin, em.add(em.add((i * al + j) * SV, em.mul(c, bp)), em.add(em.mul(lt, TW), t0)))
         k.barrier()
 
         # 2. alpha^2 GEMMs (M x C) @ (C x bp); channels in the lanes measured faster than
         # tiles in the lanes also on wide maps (56 to 224 wide: F(2,3) 1.06-1.8x, F(4,3) 1.08x)
+        band = _Band(th0, rows, bp, static, reps)
+        plan = _Plan(C, M, OH, OW, TW, mt, SV, SM, chunks, vin, mo, R, wt)
         if M % V == 0:
-            _gemm_channel_vectors(k, vin, mo, C, M, bp, V, mt, SV, SM, static, reps)
+            _gemm_channel_vectors(k, plan, band)
         else:
-            _gemm_tile_vectors(k, vin, mo, wt, chunks, C, M, bp, rows, TW, R, MB, A2, SV, SM, static, reps)
+            _gemm_tile_vectors(k, plan, band)
         k.barrier()
         # 3. needs no barrier before the next band's phase 1: that writes only V, which
         # phase 2 finished reading before the barrier above
-        _output_transform(k, mo, y, bias, post, chunks, M, bp, OH, OW, th0, rows, TW, mt, SM, static, reps)
+        _output_transform(k, plan, band, job)
 
     MB = M // R
     wt = None
@@ -363,17 +401,15 @@ def emit_winograd(k, node, y, o_shape, bias, post):
         phases(full * band, TH % band, True)
 
 
-def _gemm_tile_vectors(k, vin, mo, wt, chunks, C, M, P, TH, TW, R, MB, A2, SV, SM, static=False, reps=1):
+def _gemm_tile_vectors(k, plan: _Plan, band: _Band) -> None:
     """Tiles in the vector lanes: R output channels x the tile row's chunks per work item
     (channel counts that are not a multiple of the vector width)."""
     em = k.em
     b = em.b
-
-    def vload(ptr, idx, w):
-        return b.load(em.gep(ptr, idx, F32), typ=ir.VectorType(F32, w), align=4)
-
-    def vstore(val, ptr, idx):
-        b.store(val, em.gep(ptr, idx, F32), align=4)
+    vin, mo, wt, chunks, C, R, TW, SV, SM = (plan.vin, plan.mo, plan.wt, plan.chunks, plan.C, plan.R, plan.TW,
+                                             plan.SV, plan.SM)
+    P, TH, static, reps = band.P, band.rows, band.static, band.reps
+    MB, A2 = plan.M // R, (plan.mt + 2) ** 2
 
     with k.parallel_loop(A2 * MB * TH, C * R * TW * reps, static=static) as t:
         xi, mb, th = em.unravel(t, [A2, MB, TH])
@@ -384,29 +420,29 @@ def _gemm_tile_vectors(k, vin, mo, wt, chunks, C, M, P, TH, TW, R, MB, A2, SV, S
         vrow = em.add(em.mul(xi, SV), em.mul(th, TW))
         wrow = em.mul(em.add(em.mul(xi, MB), mb), C * R)
         with em.loop(0, C, name="c") as c:
-            us = [vload(vin, em.add(vrow, em.add(em.mul(c, P), t0)), w) for t0, w in chunks]
+            us = [load_vector(em, vin, em.add(vrow, em.add(em.mul(c, P), t0)), w) for t0, w in chunks]
             for r in range(R):
                 ws = em.load(wt, em.add(wrow, em.add(em.mul(c, R), r)), F32)
                 for ci, (t0, w) in enumerate(chunks):
                     acc = accs[r][ci]
-                    prod = b.fmul(us[ci], _splat(b, ws, w), flags=FAST)
+                    prod = b.fmul(us[ci], splat(b, ws, w), flags=FAST)
                     b.store(b.fadd(b.load(acc, typ=prod.type), prod, flags=FAST), acc)
         for r in range(R):
             m = em.add(em.mul(mb, R), r)
             dst = em.add(em.add(em.mul(xi, SM), em.mul(m, P)), em.mul(th, TW))
             for ci, (t0, w) in enumerate(chunks):
-                vstore(b.load(accs[r][ci], typ=ir.VectorType(F32, w)), mo, em.add(dst, t0))
+                store_vector(em, b.load(accs[r][ci], typ=ir.VectorType(F32, w)), mo, em.add(dst, t0))
 
 
-def _gemm_channel_vectors(k, vin, mo, C, M, P, V, mt, SV, SM, static=False, reps=1):
+def _gemm_channel_vectors(k, plan: _Plan, band: _Band) -> None:
     """Output channels in the vector lanes: per work item NV channel vectors x T tiles of
     accumulators, weights [xi][m block][c][NV*V] (packed again here), tile values broadcast;
     the tile leaves registers transposed, as rows of T tiles per channel. The blocks of T
     tiles are a runtime loop (unrolled, 56-wide maps took 0.6 s to compile)."""
     em = k.em
     b = em.b
-    from .conv import _transpose
-
+    vin, mo, C, M, V, mt, SV, SM = plan.vin, plan.mo, plan.C, plan.M, k.target.vector_lanes, plan.mt, plan.SV, plan.SM
+    P, static, reps = band.P, band.static, band.reps
     NV = 2 if M % (2 * V) == 0 else 1
     T = 8 if V >= 16 else 4
     RV = NV * V
@@ -439,7 +475,7 @@ def _gemm_channel_vectors(k, vin, mo, C, M, P, V, mt, SV, SM, static=False, reps
                     for wv, a in zip(wvs, accs[j]):
                         b.store(b.fadd(b.load(a, typ=VT), b.fmul(wv, xv, flags=FAST), flags=FAST), a)
             for v in range(NV):
-                cols = _transpose([b.load(accs[j][v], typ=VT) for j in range(size)], V, b)
+                cols = transpose([b.load(accs[j][v], typ=VT) for j in range(size)], V, b)
                 keep = ir.Constant(ir.VectorType(i32, size), list(range(size)))
                 for r in range(V):
                     m = em.add(em.mul(mb, RV), v * V + r)
@@ -453,20 +489,17 @@ def _gemm_channel_vectors(k, vin, mo, C, M, P, V, mt, SV, SM, static=False, reps
             block(P - P % T, P % T)
 
 
-def _output_transform(k, mo, y, bias, post, chunks, M, P, OH, OW, th0, TH, TW, mt, SM, static=False, reps=1):
+def _output_transform(k, plan: _Plan, band: _Band, job: ConvJob) -> None:
     """Y = A^T Mo A + bias, the m outputs of each tile interleaved into output rows, then the
-    epilogue; Mo holds the TH tile rows from th0 (P = TH * TW tiles)."""
+    epilogue; Mo holds the band's tile rows."""
     em = k.em
     b = em.b
+    mo, y, bias, post = plan.mo, job.y, job.epilogue.bias, job.epilogue.rows
+    chunks, M, OH, OW, TW, mt, SM = plan.chunks, plan.M, plan.OH, plan.OW, plan.TW, plan.mt, plan.SM
+    P, th0, TH, static, reps = band.P, band.th0, band.rows, band.static, band.reps
     i32 = ir.IntType(32)
     at = TRANSFORMS[mt][2]
     al = mt + 2
-
-    def vload(ptr, idx, w):
-        return b.load(em.gep(ptr, idx, F32), typ=ir.VectorType(F32, w), align=4)
-
-    def vstore(val, ptr, idx):
-        b.store(val, em.gep(ptr, idx, F32), align=4)
 
     def guarded(i, th, emit):
         """The last tile row's rows past OH are not written."""
@@ -484,7 +517,7 @@ def _output_transform(k, mo, y, bias, post, chunks, M, P, OH, OW, th0, TH, TW, m
         th = em.add(lt, th0)
         bv = em.load(bias, m, F32) if bias is not None else None
         for t0, w in chunks:
-            mv = [vload(mo, em.add(em.add(src, xi * SM), t0), w) for xi in range(al * al)]
+            mv = [load_vector(em, mo, em.add(em.add(src, xi * SM), t0), w) for xi in range(al * al)]
             cols = [_apply(b, at, [mv[r * al + j] for r in range(al)]) for j in range(al)]   # A^T Mo
             out_w = min(mt * w, OW - mt * t0)
             # output column mt*q + j is lane q of ys[j]; ys are concatenated pairwise first
@@ -492,14 +525,14 @@ def _output_transform(k, mo, y, bias, post, chunks, M, P, OH, OW, th0, TH, TW, m
             for i in range(mt):
                 ys = _apply(b, at, [cols[j][i] for j in range(al)])                   # (A^T Mo) A
                 if bv is not None:
-                    bs = _splat(b, bv, w)
+                    bs = splat(b, bv, w)
                     ys = [b.fadd(v, bs, flags=FAST) for v in ys]
                 while len(ys) > 2:
                     n = ys[0].type.count
                     cat = ir.Constant(ir.VectorType(i32, 2 * n), list(range(2 * n)))
                     ys = [b.shuffle_vector(ys[q], ys[q + 1], cat) for q in range(0, len(ys), 2)]
                 row = b.shuffle_vector(ys[0], ys[1], inter)
-                guarded(i, th, lambda oh, row=row: vstore(row, y, em.add(em.add(em.mul(m, plane), em.mul(oh, OW)),
+                guarded(i, th, lambda oh, row=row: store_vector(em, row, y, em.add(em.add(em.mul(m, plane), em.mul(oh, OW)),
                                                                           mt * t0)))
         if post is not None:
             for i in range(mt):

@@ -137,7 +137,7 @@ def test_deep_conv_on_short_rows_fits_its_tile_width(cpu, c, k, hw):
     """1x1 over 512+ channels on rows of 49 and 169 pixels: the tile width is fitted to the
     row (14 or 13 pixels with AVX-512) so that no last tile is a single pixel; a 3x3 keeps
     its tiles."""
-    from cnncc.backends.llvm.kernels.conv import _tile_pixels
+    from cnncc.backends.llvm.kernels.conv_direct import _tile_pixels
 
     assert _tile_pixels(49, 8, 2, 32) == 14 and _tile_pixels(169, 8, 2, 32) == 13
     assert _tile_pixels(224, 8, 2, 32) == 8  # whole tiles: unchanged
