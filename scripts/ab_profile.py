@@ -9,7 +9,9 @@ whole model (a build without timers) and profiles every kernel (a second build w
 ABBA blocks, with a pause between blocks, and compares:
 
 * per model and -O level: median whole-model ms of A and B, B/A and the noise band (the
-  spread of each side's own rounds: max/min - 1, the larger of A's and B's);
+  spread of each side's own rounds, max/min - 1, the larger of A's and B's, and at least
+  the spread of one worker's own timed batches); B/A is outside the band when it is above
+  1 + band or below 1 / (1 + band);
 * per kernel, matched by node name: the algorithm (and schedule) each side chose, every
   difference flagged, the median ms of each side and the kernels whose B/A falls outside
   their noise band (largest absolute change first).
@@ -21,6 +23,8 @@ Usage::
         [--json out.json]
     python scripts/ab_profile.py --a ... --b ... --list-algorithms    # no timing
 
+Exit status: 0 when every worker ran and every kernel's algorithm matched, 1 when a worker
+failed, 2 when algorithms, schedules or node lists differ (timings never change the status).
 Only the standard library and numpy are needed (numpy is imported by the worker alone).
 Progress goes to stderr, the report to stdout.
 """
@@ -181,6 +185,7 @@ def worker_main(spec: dict) -> None:
         sites.setdefault((m["kernel"], m["node"]), []).append(i)
     samples: dict[int, list[float]] = {}
     extra: dict[int, dict] = {}
+    extra_idx: dict[tuple, int] = {}
     for _ in range(repeat):
         taken: dict[tuple, int] = {}
         for row in prof.profile(feeds, runs=number):
@@ -190,7 +195,7 @@ def worker_main(spec: dict) -> None:
             if site in sites and n < len(sites[site]):
                 idx = sites[site][n]
             else:  # a row the kernel list does not explain: keep it, after the others
-                idx = len(metas) + 1000 * n + hash(site) % 1000
+                idx = extra_idx.setdefault((site, n), len(metas) + len(extra_idx))
                 extra[idx] = {"kernel": site[0], "node": site[1], "op": row.get("op", ""),
                               "algorithm": row.get("algorithm", ""), "schedule": {}, "workload": "",
                               "parallel": row.get("parallel")}
@@ -248,6 +253,11 @@ def spread(values: list[float]) -> float:
     """Relative spread of one side's rounds: max/min - 1 (0 with fewer than two)."""
     vals = [v for v in values if v > 0]
     return max(vals) / min(vals) - 1.0 if len(vals) >= 2 else 0.0
+
+
+def outside(ratio: float, band: float) -> bool:
+    """B/A outside the noise band, taken both ways: above 1 + band or below 1 / (1 + band)."""
+    return ratio > 1 + band or ratio < 1 / (1 + band)
 
 
 def fmt_sched(s: dict) -> str:
@@ -320,11 +330,13 @@ def list_algorithms(args, sides: dict) -> dict:
             print(f"\n== {tag}")
             entry = {"A": res["A"], "B": res["B"]}
             if any("skipped" in r for r in res.values()):
-                print(f"  skipped: {next(r['skipped'] for r in res.values() if 'skipped' in r)}")
+                entry["skipped"] = next(r["skipped"] for r in res.values() if "skipped" in r)
+                print(f"  skipped: {entry['skipped']}")
                 out[tag] = entry
                 continue
             bad = [s for s in ("A", "B") if not res[s]["ok"]]
             for s in bad:
+                entry.setdefault("failures", {})[s] = [{"error": res[s]["error"], "stderr": res[s].get("stderr", "")}]
                 print(f"  side {s} FAILED: {res[s]['error']}\n" + indent(res[s].get("stderr", "")))
             if bad:
                 out[tag] = entry
@@ -338,6 +350,8 @@ def list_algorithms(args, sides: dict) -> dict:
             for k in ka:
                 b = db.get(k["key"])
                 mark = "" if b and b["algorithm"] == k["algorithm"] and b["schedule"] == k["schedule"] else "  <-- DIFFERS"
+                if args.diff_only and not mark:
+                    continue
                 print(f"  {k['key'][:44]:<44} {k['op'][:18]:<18} {k['algorithm'] or '-':<26} "
                       f"{(b['algorithm'] or '-') if b else '(absent)':<26}{mark}")
             for key in cmp["only_b"]:
@@ -407,14 +421,20 @@ def summarize(tag: str, runs: dict, failures: dict, skipped, args) -> dict:
     tot = {s: [r["total_ms"] for r in runs[s]] for s in runs}
     med = {s: statistics.median(tot[s]) for s in tot}
     noise = {s: spread(tot[s]) for s in tot}
-    band = max(noise["A"], noise["B"], args.min_band)
+    # the spread of each worker's own timed batches: a floor for the band, and the only
+    # estimate there is with one round a side
+    within = max(statistics.median(spread(r["total_batches_ms"]) for r in runs[s]) for s in runs)
+    band = max(noise["A"], noise["B"], within, args.min_band)
     ratio = med["B"] / med["A"]
-    verdict = "within noise" if abs(ratio - 1) <= band else ("B SLOWER" if ratio > 1 else "B faster")
+    verdict = "within noise" if not outside(ratio, band) else ("B SLOWER" if ratio > 1 else "B faster")
     print(f"  whole model: A {med['A']:.2f} ms  B {med['B']:.2f} ms  B/A {ratio:.3f}   "
-          f"noise A {noise['A'] * 100:.1f}%  B {noise['B'] * 100:.1f}%  band ±{band * 100:.1f}%  -> {verdict}")
+          f"noise A {noise['A'] * 100:.1f}%  B {noise['B'] * 100:.1f}%  within-worker {within * 100:.1f}%  "
+          f"band ±{band * 100:.1f}%  -> {verdict}")
+    if min(len(tot["A"]), len(tot["B"])) < 2:
+        print("    (one round on a side: no A-vs-A spread across rounds; the band is the within-worker spread only)")
     print(f"    rounds A: {' '.join(f'{v:.2f}' for v in tot['A'])}")
     print(f"    rounds B: {' '.join(f'{v:.2f}' for v in tot['B'])}")
-    entry.update({"total_ms": med, "total_rounds_ms": tot, "noise": noise, "band": band, "ratio": ratio,
+    entry.update({"total_ms": med, "total_rounds_ms": tot, "noise": noise, "within_worker": within, "band": band, "ratio": ratio,
                   "verdict": verdict, "info": {s: runs[s][0]["info"] for s in runs}})
 
     # algorithms: stable within each side? then A vs B
@@ -435,19 +455,20 @@ def summarize(tag: str, runs: dict, failures: dict, skipped, args) -> dict:
     for s in ("A", "B"):
         for r in runs[s]:
             for k in r["kernels"]:
-                d = per.setdefault(k["key"], {"key": k["key"], "op": k["op"], "A": [], "B": []})
+                d = per.setdefault(k["key"], {"key": k["key"], "op": k["op"], "A": [], "B": [], "within": []})
                 d[s].append(k["ms"])
+                d["within"].append(spread(k.get("samples", [])))
     algo = {s: {k["key"]: k["algorithm"] for k in runs[s][0]["kernels"]} for s in runs}
     rows = []
     for key, d in per.items():
         if not d["A"] or not d["B"]:
             continue
         a, b = statistics.median(d["A"]), statistics.median(d["B"])
-        kband = max(spread(d["A"]), spread(d["B"]), args.min_band)
+        kband = max(spread(d["A"]), spread(d["B"]), statistics.median(d["within"]), args.min_band)
         r = b / a if a > 0 else float("inf")
         rows.append({"key": key, "op": d["op"], "algorithm_a": algo["A"].get(key, ""), "algorithm_b": algo["B"].get(key, ""),
                      "ms_a": a, "ms_b": b, "ratio": r, "band": kband, "rounds_a": d["A"], "rounds_b": d["B"],
-                     "outside": abs(r - 1) > kband and abs(b - a) >= args.min_ms})
+                     "outside": outside(r, kband) and abs(b - a) >= args.min_ms})
     entry["kernels"] = rows
     ms_a = {r["key"]: r["ms_a"] for r in rows}
     ms_b = {r["key"]: r["ms_b"] for r in rows}
@@ -464,7 +485,7 @@ def summarize(tag: str, runs: dict, failures: dict, skipped, args) -> dict:
         if len(out) > args.top:
             print(f"    ... and {len(out) - args.top} more (see --json)")
     if args.all_kernels:
-        print(f"    all kernels, A order:")
+        print("    all kernels, A order:")
         for r in rows:
             print(f"    {r['key'][:40]:<40} {r['op'][:16]:<16} {r['algorithm_a'][:22] or '-':<22} {r['ms_a']:8.3f} "
                   f"{r['ms_b']:8.3f} {r['ratio']:6.2f}{'  *' if r['outside'] else ''}")
@@ -494,6 +515,7 @@ def main(argv=None) -> int:
     p.add_argument("--all-kernels", action="store_true", help="print every kernel's times too")
     p.add_argument("--timeout", type=float, default=1800, help="seconds per worker (default 1800)")
     p.add_argument("--list-algorithms", action="store_true", help="only compare each kernel's chosen algorithm, no timing")
+    p.add_argument("--diff-only", action="store_true", help="with --list-algorithms: print only the kernels that differ")
     p.add_argument("--json", help="write the full results here")
     args = p.parse_args(argv)
     args.models = [os.path.abspath(m) if m.endswith(".onnx") else m
@@ -520,7 +542,15 @@ def main(argv=None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps({"args": vars(args), "results": results}, indent=1, default=str))
         log(f"wrote {args.json}")
-    return 0
+    failed = any(e.get("failures") or ("compare" not in e and "skipped" not in e) for e in results.values())
+    differs = any(e.get("compare") and (e["compare"]["algorithm_diffs"] or e["compare"]["only_a"] or e["compare"]["only_b"])
+                  for e in results.values())
+    compared = sum(1 for e in results.values() if e.get("compare"))
+    skipped = sum(1 for e in results.values() if e.get("skipped"))
+    print(f"\nsummary: {len(results)} model/-O combination(s): {compared} compared, {skipped} skipped"
+          f"{', WORKER FAILURES' if failed else ''}; "
+          f"{'algorithms or node lists DIFFER' if differs else 'algorithms identical'} where compared")
+    return 1 if failed else 2 if differs else 0
 
 
 if __name__ == "__main__":
