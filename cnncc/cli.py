@@ -432,6 +432,7 @@ def tune(
     arch: ArchOpt = None,
 ) -> None:
     """Tune every distinct kernel workload of a model and store the records for `compile --db`."""
+    import dataclasses
     import importlib
     from inspect import signature as inspect_signature
 
@@ -450,7 +451,11 @@ def tune(
     if arch is not None:
         options["arch"] = arch
     if budget_s is not None:
-        if "budget_s" not in inspect_signature(tuning.tune).parameters:
+        options_type = getattr(tuning, "TuneOptions", None)  # a tuner whose options are a dataclass
+        known = set(inspect_signature(tuning.tune).parameters)
+        if options_type is not None:
+            known |= {f.name for f in dataclasses.fields(options_type)}
+        if "budget_s" not in known:
             raise UsageError(f"--budget-s: the {target} tuner counts trials, not seconds; use --trials")
         options["budget_s"] = budget_s
     # the graph compile builds for this target: the workloads it tunes are the ones it runs

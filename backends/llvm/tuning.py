@@ -24,12 +24,12 @@ import hashlib
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from cnncc.errors import BackendError, UsageError
+from cnncc.errors import BackendError, UnsupportedOpError, UsageError
 from cnncc.ir import Graph, Node, Value
 
 from .codegen import generate
@@ -146,7 +146,7 @@ class _Measurer:
         A candidate whose kernel IR equals an earlier one's gets that one's time."""
         try:
             gen = generate(self.graph, self.target, None, {self.key: params} if params else None)
-        except BackendError:
+        except (BackendError, UnsupportedOpError):  # no kernel for this candidate's variant
             if not params:
                 raise
             return None
@@ -190,18 +190,31 @@ def _workloads(graph: Graph, target: TargetInfo) -> list[tuple[str, Node, int]]:
     return [tuple(v) for v in found.values()]
 
 
-def tune(graph: Graph, trials: int = 64, db_dir: str | Path = "tuning", progress: ProgressFn | None = None,
-         budget_s: float | None = None, *, cpu: str | None = None, arch: str | None = None,
-         num_threads: int = 1, retune: bool = False, seed: int = 0) -> list[Result]:
-    """Tune every distinct kernel workload of ``graph`` with up to ``trials`` measured
-    candidates each (the default schedule included), on ``num_threads`` threads; records go
-    to ``db_dir/llvm.sqlite``. ``budget_s``: stop measuring when this many seconds have
-    passed (what was measured is recorded). ``progress(done, total, kernel)`` after each
-    candidate. ``cpu``/``arch``: tune code for that LLVM cpu (it must run on this machine).
-    Returns one Result per workload, in graph order."""
+@dataclass(frozen=True)
+class TuneOptions:
+    """What ``tune`` measures and how."""
+    trials: int = 64                 # measured candidates per workload, the default included
+    budget_s: float | None = None    # stop measuring after this many seconds (what was measured is kept)
+    cpu: str | None = None           # tune code for this LLVM cpu (it must run on this machine)
+    arch: str | None = None          # the same, by architecture name
+    num_threads: int = 1
+    retune: bool = False             # measure recorded workloads again, keep the better record
+    seed: int = 0                    # the order in which candidates are sampled
+
+
+def tune(graph: Graph, db_dir: str | Path = "tuning", progress: ProgressFn | None = None,
+         options: TuneOptions | None = None, **fields) -> list[Result]:
+    """Tune every distinct kernel workload of ``graph`` (``TuneOptions``: ``options``, or its
+    fields as keywords); records go to ``db_dir/llvm.sqlite``. ``progress(done, total,
+    kernel)`` after each candidate. Returns one Result per workload, in graph order."""
+    try:
+        opts = replace(options or TuneOptions(), **fields)
+    except TypeError as exc:
+        raise UsageError(f"tune: {exc}") from None
+    trials, budget_s, num_threads, retune, seed = opts.trials, opts.budget_s, opts.num_threads, opts.retune, opts.seed
     if trials < 1:
         raise UsageError("tune: trials must be at least 1")
-    target = resolve_target(cpu or arch)
+    target = resolve_target(opts.cpu or opts.arch)
     rng = random.Random(seed)
     t_start = time.perf_counter()
     results: list[Result] = []

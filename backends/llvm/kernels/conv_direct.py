@@ -23,6 +23,7 @@ import numpy as np
 from llvmlite import ir
 
 from ..emit import F32, FAST
+from ..layout import check_blocked_conv
 from .conv_geom import ConvGeom, ceil_div, floor_div
 from .conv_kernel import ConvJob, ConvKernel
 from .conv_schedule import ConvSchedule, fits_registers
@@ -180,6 +181,8 @@ def _emit_direct(k, job: ConvJob, vec: bool) -> bool:
             whole_tiles or (epi.mean_into is not None and not epi.reads))
     else:
         fits = epi.mean_into is None  # a blocked input: the vector or the row kernel
+    if geo.blocked:  # the layout pass's own predicate (layout.py), asserted where it is relied on
+        check_blocked_conv(k.node, V or 1, Mp)  # V 0: no channel vectors (the row kernel)
     if geo.blocked and not fits:
         raise AssertionError(f"blocked storage: {Mg} output channels in vectors of {V}, epilogue in registers "
                              f"{epi.tile is not None}: the layout pass should not have chosen it")

@@ -148,7 +148,8 @@ def conv_geom(k, node, o_shape, whole_map: bool = False) -> ConvGeom:
                  M=w_shape[0], G=a.group, D=D, OD=OD, KD=KD, sd=sd, dd=dd, pd=pd, weights=k.const_input(1),
                  unpadded=unpadded, xb=a.get("x_block", 0), yb=a.get("y_block", 0))
     if (len(o_shape) == 4 and KH == KW == 1 and (sh, sw) != (1, 1) and unpadded and g.Cg > 1
-            and g.weights is not None and sched.algorithm in ("auto", "direct")):
+            and g.weights is not None and (sched.algorithm in ("auto", "direct") or g.blocked)):
+        # (blocked storage: whatever the algorithm, which only the pointwise form can take)
         g = replace(g, H=OH, W=OW, sh=1, sw=1, subsample=g.win)
     if len(o_shape) <= 4 and KH == KW == 1 and g.sh == g.sw == 1 and unpadded:
         # pointwise: the map flattened and cut into rows of S pixels

@@ -1,5 +1,5 @@
 """The conv family's schedule: which algorithm, and the register tiles, blocks and rows of
-the kernels in conv.py, window.py and winograd.py; and its search space (``space``), which
+the conv algorithms listed in conv.py (conv_direct.py, conv_pixels.py, conv_depthwise.py, winograd.py); and its search space (``space``), which
 the tuner enumerates."""
 
 from __future__ import annotations
@@ -40,14 +40,14 @@ class ConvSchedule(Schedule):
     oc_block: int = 4                # output channels per work item of the row kernel
     ow_tile: int = 0                 # output pixels per register tile of the channel-vector kernel
                                      # (0: 8 with 32 vector registers (AVX-512), else 4; fitted to
-                                     # short rows of deep convs, conv._tile_pixels)
+                                     # short rows of deep convs, conv_direct._tile_pixels)
     oc_vectors: int = 2              # channel vectors per register tile (tile = ow_tile x oc_vectors)
     vector_lanes: int = 0            # channels per vector (0: widest that divides, or padded to the host width)
     prefetch: bool = True            # the channel-vector kernel prefetches the next block's weights
     pointwise_row: int = 256         # a 1x1 conv's flattened map is cut into rows of about this length
     unroll_ow: int = 32              # rows up to this width are fully unrolled into tiles
     plane_max: int = 1 << 15         # depthwise planes up to this many floats use the plane kernel
-    window_rows: bool = True         # other depthwise convs: vectors along the output row (window.py)
+    window_rows: bool = True         # other depthwise convs: vectors along the output row (conv_depthwise.py, window.py)
 
     def check(self) -> None:
         if self.winograd_tile not in (0, 2, 4):
