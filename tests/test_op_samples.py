@@ -9,6 +9,7 @@ skipped silently. The cuda target is not run here (it needs a GPU; tests/backend
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 from collections import Counter
@@ -17,8 +18,9 @@ import numpy as np
 import pytest
 
 from cnncc.backends import get_backend
-from cnncc.ir import Graph, Node, TensorType, Value
-from cnncc.ops import all_ops, evaluate, get_op, infer_types
+from cnncc.builder import GraphBuilder
+from cnncc.ir import Graph
+from cnncc.ops import all_ops, evaluate
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # --import-mode=importlib: no test dirs on sys.path
 from op_samples import NOT_SAMPLED, SAMPLES, OpSample  # noqa: E402
@@ -92,23 +94,17 @@ def tolerance(op: str) -> tuple[float, float] | None:
 def _one_node_graph(s: OpSample) -> tuple[Graph, dict[str, np.ndarray]]:
     """The sample as a graph of one node (attributes normalized, output types inferred, as a
     frontend builds them) and its feeds."""
-    attrs = get_op(s.op).normalize_attrs(s.attrs)
+    b = GraphBuilder(s.id)
     values, feeds = [], {}
     for i, x in enumerate(s.inputs):
         if x.const:
-            values.append(Value.constant(f"c{i}", x.array))
+            values.append(b.const(x.array, name=f"c{i}"))
         else:
-            v = Value(f"in{i}", TensorType(x.array.shape, str(x.array.dtype)))
-            values.append(v)
-            feeds[v.name] = x.array
-    types = infer_types(s.op, [v.type for v in values], attrs)
-    if s.n_outputs is not None:
-        types = types[: s.n_outputs]
-    outs = [Value(f"out{i}", t) for i, t in enumerate(types)]
-    g = Graph([v for v in values if not v.is_constant], outs, [Node(s.op, values, outs, attrs, name=f"{s.op.lower()}0")],
-              name=s.id)
-    g.validate()
-    return g, feeds
+            values.append(b.input(f"in{i}", x.array.shape, str(x.array.dtype)))
+            feeds[values[-1].name] = x.array
+    out = b.op(s.op, values, s.attrs, name=f"{s.op.lower()}0", n_outputs=s.n_outputs,
+               outputs=(f"out{i}" for i in itertools.count()))
+    return b.build(*(out if isinstance(out, list) else [out])), feeds
 
 
 def _params():

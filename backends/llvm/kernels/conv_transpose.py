@@ -7,7 +7,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from cnncc.ir import Attrs, Node, TensorType, Value
+from cnncc.builder import make_node
+from cnncc.ir import TensorType, Value
 
 from ..emit import F32, FAST
 from ..lowering import register
@@ -48,10 +49,10 @@ def _conv_transpose_as_pointwise(k, node):
     # output channel (m, kh, kw) of the pointwise conv: w[c, m, kh, kw]
     wp = np.ascontiguousarray(w.data.transpose(1, 2, 3, 0).reshape(M * KH * KW, C, 1, 1))
     pw_w = Value(f"{w.name}.pointwise", TensorType(wp.shape, "float32"), data=wp)
-    mid_t = TensorType((N, M * KH * KW, H, W), "float32")
-    pw_node = Node("Conv", [x, pw_w], [Value(f"{node.name}.phases", mid_t)],
-                   Attrs(kernel_shape=(1, 1), strides=(1, 1), pads=(0, 0, 0, 0), dilations=(1, 1), group=1),
-                   name=f"{node.name}.pointwise")
+    pw_node = make_node("Conv", [x, pw_w], [f"{node.name}.phases"],
+                        dict(kernel_shape=(1, 1), strides=(1, 1), pads=(0, 0, 0, 0), dilations=(1, 1), group=1),
+                        name=f"{node.name}.pointwise")
+    mid_t = pw_node.outputs[0].type
     mid = k.scratch(mid_t.nbytes)
     with _as_node(k, pw_node):
         emit_conv(k, pw_node, mid, mid_t.shape)

@@ -12,8 +12,7 @@ from types import SimpleNamespace as NS
 
 from llvmlite import ir
 
-from cnncc.ir import Attrs
-from cnncc.ops import infer_types
+from cnncc.builder import op_types
 from cnncc.ops.fused import POOL_STEPS, STEP_EXTRAS, UNARY_STEPS, is_map_mean
 
 from ..emit import F32, FAST
@@ -96,8 +95,7 @@ def _split(k, node):
 def lower_fused_conv(k, node):
     em = k.em
     bias, point, pool, residual_inputs = _split(k, node)
-    conv_attrs = Attrs({key: node.attrs[key] for key in CONV_KEYS})
-    conv_type = infer_types("Conv", [v.type for v in node.inputs[:2]], conv_attrs)[0]
+    conv_type = op_types("Conv", node.inputs[:2], {key: node.attrs[key] for key in CONV_KEYS})[1][0]
     # a global average pool over blocked storage is summed in registers (no Y at all)
     mean_in_registers = pool is not None and is_map_mean(pool, conv_type.shape) and node.attrs.get("y_block", 0)
     y = k.scratch(conv_type.nbytes) if pool and not mean_in_registers else k.out()
