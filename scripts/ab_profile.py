@@ -48,6 +48,18 @@ DEFAULT_MODELS = "resnet50,squeezenet,shufflenet,ppocr-det"
 
 # -- worker (runs under the side's own Python) ----------------------------------------------
 
+
+def llvm_pipeline(graph, level: int):
+    """``graph`` through the -O pipeline the llvm target gets (its own passes included: the
+    backend contributes them since the kernel-layer change; older trees have them built in)."""
+    try:
+        from cnncc.compiler import optimize_for
+    except ImportError:
+        from cnncc.passes.manager import optimize
+        return optimize(graph, level)
+    return optimize_for(graph, "llvm", level, echo=lambda *a, **k: None)
+
+
 def _jsonable(x):
     if isinstance(x, dict):
         return {str(k): _jsonable(v) for k, v in x.items()}
@@ -135,9 +147,8 @@ def worker_main(spec: dict) -> None:
     algorithms_only = spec["mode"] == "algorithms"
     backend, options = get_backend("llvm")
     if algorithms_only:
-        from cnncc.passes.manager import optimize
         from cnncc.compiler import import_model
-        graph = optimize(import_model(model, shapes), int(spec["opt"]))
+        graph = llvm_pipeline(import_model(model, shapes), int(spec["opt"]))
         try:
             exe = backend.build(graph, **options, lazy=True)  # the kernels are chosen; no LLVM opt
         except TypeError:

@@ -32,13 +32,23 @@ def render(gen) -> str:
     return "\n".join(parts)
 
 
+def llvm_pipeline(graph, level: int):
+    """``graph`` through the -O pipeline the llvm target gets (its own passes included: the
+    backend contributes them since the kernel-layer change; older trees have them built in)."""
+    try:
+        from cnncc.compiler import optimize_for
+    except ImportError:
+        from cnncc.passes.manager import optimize
+        return optimize(graph, level)
+    return optimize_for(graph, "llvm", level, echo=lambda *a, **k: None)
+
+
 def dump_models(out: Path, names) -> None:
     from cnncc import zoo
     from cnncc.backends.llvm.codegen import generate
     from cnncc.backends.llvm.target import resolve_target
     from cnncc.compiler import import_model
     from cnncc.errors import ModelLoadError
-    from cnncc.passes.manager import optimize
 
     target = resolve_target(None)
     for name in names or MODELS:
@@ -49,7 +59,7 @@ def dump_models(out: Path, names) -> None:
             continue
         source = import_model(model, shapes or None)
         for level in (2, 3):
-            gen = generate(optimize(source, level), target)
+            gen = generate(llvm_pipeline(source, level), target)
             (out / f"{name}-O{level}.ll").write_text(render(gen))
             print(f"{name} -O{level}: {len(gen.kernels)} kernels")
 
