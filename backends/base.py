@@ -4,12 +4,14 @@ and the input checks they all share."""
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import numpy as np
 
-from cnncc.errors import ShapeError, UnsupportedDtypeError, UnsupportedOpError, UsageError
+from cnncc.errors import (CnnccError, InternalError, LoweringNotApplicable, ShapeError, UnsupportedDtypeError,
+                          UnsupportedOpError, UsageError)
 from cnncc.ir import Graph, Node
 
 
@@ -149,3 +151,23 @@ class LoweringTable:
                 f"cannot lower; {self._alternatives}"
             )
         return fn
+
+
+@contextmanager
+def lowering_boundary(backend: str, node: Node) -> Iterator[None]:
+    """Around a backend's lowering of ``node``: a variant it has no kernel for
+    (LoweringNotApplicable, NotImplementedError) is the user's UnsupportedOpError naming the
+    node and op; a user error passes through; anything else is a bug in that lowering."""
+    where = f"{backend} backend: node {node.name!r} ({node.op})"
+    try:
+        yield
+    except LoweringNotApplicable as exc:
+        raise UnsupportedOpError(f"{where}: no {backend} kernel for this variant of {node.op} ({exc}); "
+                                 f"compile it with --target reference, or report it") from exc
+    except NotImplementedError as exc:
+        raise UnsupportedOpError(f"{where}: {exc} is not supported by the {backend} backend; "
+                                 f"compile it with --target reference, or report it") from exc
+    except (CnnccError, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - any other failure is a bug, attributed to its node
+        raise InternalError(f"the {backend} lowering of node {node.name!r} ({node.op})", exc) from exc

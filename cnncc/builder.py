@@ -48,6 +48,16 @@ def make_node(op: str, inputs: Sequence[Value], outputs: Sequence[Value | str], 
     return Node(op, inputs, outs, a, name)
 
 
+def take_name(taken: set[str], wanted: str) -> str:
+    """``wanted``, or ``wanted.k`` for the first k not in ``taken``; added to ``taken``."""
+    name, k = wanted, 0
+    while name in taken:
+        k += 1
+        name = f"{wanted}.{k}"
+    taken.add(name)
+    return name
+
+
 class GraphBuilder:
     """A graph written op by op. Node and value names are unique: a wanted name already taken
     gets a ``.1``, ``.2``... suffix; a node without a name is named after its op."""
@@ -63,23 +73,13 @@ class GraphBuilder:
 
     def unique(self, wanted: str) -> str:
         """``wanted``, or ``wanted.k`` for the first k that no value has taken yet (and now takes it)."""
-        name, k = wanted, 0
-        while name in self._taken:
-            k += 1
-            name = f"{wanted}.{k}"
-        self._taken.add(name)
-        return name
+        return take_name(self._taken, wanted)
 
     def _node_name(self, wanted: str | None, op: str) -> str:
         if wanted is None:
             self._count += 1
             wanted = f"{op.lower()}{self._count}"
-        name, k = wanted, 0
-        while name in self._node_names:
-            k += 1
-            name = f"{wanted}.{k}"
-        self._node_names.add(name)
-        return name
+        return take_name(self._node_names, wanted)
 
     def input(self, name: str, shape: Sequence[int], dtype: str = "float32") -> Value:
         v = Value(self.unique(name), TensorType(tuple(shape), dtype))

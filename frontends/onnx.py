@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from cnncc import limits
-from cnncc.builder import op_types
+from cnncc.builder import op_types, take_name
 from cnncc.errors import ModelLoadError, ShapeError, UnsupportedDtypeError, UnsupportedOpError, UsageError
 from cnncc.ir import Graph, Node, TensorType, Value
 from cnncc.ops import evaluate, get_op
@@ -297,12 +297,7 @@ class Importer:
         return v.data
 
     def unique_name(self, wanted: str) -> str:
-        name, k = wanted, 0
-        while name in self._taken:
-            k += 1
-            name = f"{wanted}.{k}"
-        self._taken.add(name)
-        return name
+        return take_name(self._taken, wanted)
 
     def bind(self, onnx_name: str, value: Value) -> None:
         if onnx_name:

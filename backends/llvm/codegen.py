@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from llvmlite import ir
 
-from cnncc.errors import CnnccError, InternalError, LoweringNotApplicable, UnsupportedOpError
+from cnncc.backends.base import lowering_boundary
 from cnncc.ir import Graph, Value
 
 from .emit import I32, I64, I8, PTR, VOID, ITEMSIZE
@@ -88,19 +88,9 @@ def generate(graph: Graph, target: TargetInfo, params: dict | None = None,
         wkey = workload_key(node) if schedules else ""
         own = dict(schedules.get(wkey, {})) if schedules else {}
         k = Kernel(mod if first is None else ir.Module(), kname, node, blob, {**params, **own}, target)
-        try:
+        with lowering_boundary("llvm", node):
             lower(k, node)
             k.finish()
-        except LoweringNotApplicable as exc:
-            raise UnsupportedOpError(f"llvm backend: node {node.name!r} ({node.op}): no llvm kernel for this variant "
-                                     f"of {node.op} ({exc}); compile it with --target reference, or report it") from exc
-        except NotImplementedError as exc:
-            raise UnsupportedOpError(f"llvm backend: node {node.name!r} ({node.op}): {exc} is not supported by the "
-                                     f"llvm backend; compile it with --target reference, or report it") from exc
-        except (CnnccError, MemoryError):
-            raise
-        except Exception as exc:  # noqa: BLE001 - any other failure is a bug, attributed to its node
-            raise InternalError(f"the llvm lowering of node {node.name!r} ({node.op})", exc) from exc
         if first is None:
             seen[key] = k
         else:

@@ -20,8 +20,8 @@ import numpy as np
 import tvm
 from tvm import te
 
-from cnncc.backends.base import LoweringTable
-from cnncc.errors import BackendError, CnnccError, InternalError, LoweringNotApplicable, UnsupportedOpError
+from cnncc.backends.base import LoweringTable, lowering_boundary
+from cnncc.errors import BackendError
 from cnncc.ir import Attrs, Node, TensorType
 
 LowerFn = Callable[["KernelContext"], Sequence[te.Tensor]]
@@ -106,19 +106,9 @@ def lower_node(node: Node) -> Kernel:
     """The unscheduled PrimFunc of ``node`` (not yet deduplicated: see ``KernelCache``)."""
     fn = lowering_for(node)
     ctx = KernelContext(node.op, node.attrs, [v.type for v in node.inputs], [v.type for v in node.outputs])
-    try:
+    with lowering_boundary("tvm", node):
         outs = list(fn(ctx))
         func = te.create_prim_func(ctx.inputs + [t for t, _ in ctx.tables] + outs)
-    except LoweringNotApplicable as exc:
-        raise UnsupportedOpError(f"tvm backend: node {node.name!r} ({node.op}): no tvm kernel for this variant "
-                                 f"of {node.op} ({exc}); compile it with --target reference, or report it") from exc
-    except NotImplementedError as exc:
-        raise UnsupportedOpError(f"tvm backend: node {node.name!r} ({node.op}): {exc} is not supported by the "
-                                 f"tvm backend; compile it with --target reference, or report it") from exc
-    except (CnnccError, MemoryError):
-        raise
-    except Exception as exc:  # noqa: BLE001 - any other failure is a bug, attributed to its node
-        raise InternalError(f"the tvm lowering of node {node.name!r} ({node.op})", exc) from exc
     for t, want in zip(outs, ctx.out_types):
         got = TensorType(tuple(int(d) for d in t.shape), str(t.dtype))
         if got != want:
