@@ -53,6 +53,8 @@ class GeneratedModule:
     params: dict               # the build's schedule parameters and flags (not the defaults)
     timings: dict = field(default_factory=dict)
     workspace_size: int = 0    # the arena plus the largest kernel scratch
+    precision: str = "fp32"    # the build's arithmetic precision (Kernel.precision)
+    requires: frozenset = frozenset()  # runtime facilities the kernels need (Kernel.requires)
 
     @property
     def llvm_ir(self) -> str:
@@ -64,10 +66,11 @@ def _symbol(text: str) -> str:
 
 
 def generate(graph: Graph, target: TargetInfo, params: dict | None = None,
-             schedules: Mapping[str, dict] | None = None) -> GeneratedModule:
+             schedules: Mapping[str, dict] | None = None, precision: str = "fp32") -> GeneratedModule:
     """``params``: schedule parameters (schedule.py) and build flags for every kernel;
     ``schedules`` maps a workload key (lowering.workload_key) to parameters for that kernel
-    only (tuning records), over ``params``."""
+    only (tuning records), over ``params``; ``precision``: what the kernels may compute in
+    (``Kernel.precision``)."""
     t0 = time.perf_counter()
     params = check_params(params)
     free = kernel_free_nodes(graph, VIEW_OPS)
@@ -88,6 +91,7 @@ def generate(graph: Graph, target: TargetInfo, params: dict | None = None,
         wkey = workload_key(node) if schedules else ""
         own = dict(schedules.get(wkey, {})) if schedules else {}
         k = Kernel(mod if first is None else ir.Module(), kname, node, blob, {**params, **own}, target)
+        k.precision = precision
         with lowering_boundary("llvm", node):
             lower(k, node)
             k.finish()
@@ -183,7 +187,9 @@ def generate(graph: Graph, target: TargetInfo, params: dict | None = None,
     return GeneratedModule(mod, plan, blob, [i for _, i in kernels], target, params,
                            {"codegen_s": time.perf_counter() - t0},
                            workspace_size=plan.arena_size + STATUS_BYTES + COUNTER_BYTES
-                           + (scratch_bytes + 63) // 64 * 64)
+                           + (scratch_bytes + 63) // 64 * 64,
+                           precision=precision,
+                           requires=frozenset().union(*(k.requires for k, _ in kernels)))
 
 
 RUN_ERRORS = {6: "index out of range"}

@@ -79,6 +79,12 @@ class Kernel:
         self.static_loops = False  # every parallel loop split by thread id (phases that hand data on)
         self.output_over_input: int | None = None  # see output_may_overwrite
         self.checks_data = False  # the kernel may report a run-time error (fail())
+        # the build's arithmetic precision ("fp32", "bf16"): a kernel with a reduced-precision
+        # algorithm for it may use it; every other kernel stays fp32
+        self.precision = "fp32"
+        # cpu facilities the code needs from the runtime before it runs ("amx": the Linux
+        # permission request for the AMX tile state); see GeneratedModule.requires
+        self.requires: set[str] = set()
 
     # -- buffers -------------------------------------------------------------------------
     def out(self, i: int = 0) -> ir.Value:

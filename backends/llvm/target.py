@@ -71,6 +71,13 @@ class TargetInfo:
         """Architectural vector registers (x86-64: 32 with AVX-512, else 16)."""
         return 32 if self.vector_bits >= 512 else 16
 
+    def has_feature(self, name: str) -> bool:
+        """Whether the code may use LLVM feature ``name`` ("amx-bf16", "avx512bf16", ...):
+        from the feature string when there is one (the host), else from the cpu name."""
+        if self.features:
+            return f"+{name}" in self.features.split(",")
+        return name in named_features(self.cpu)
+
     def describe(self) -> str:
         return f"{self.cpu} ({self.vector_bits}-bit vectors, {self.triple})"
 
@@ -133,6 +140,24 @@ def host_caches(root: str | Path = "/sys/devices/system/cpu/cpu0/cache") -> tupl
         elif level == "2" and kind in ("Data", "Unified") and l2 is None:
             l2 = size
     return l1d or L1D_BYTES, l2 or L2_BYTES
+
+
+# reduced-precision features of named cpus (LLVM names them; a named target has no feature
+# string to ask): the first listed prefix of the name that matches
+_AMX = ("amx-tile", "amx-bf16", "amx-int8", "avx512bf16", "avx512vnni", "avxvnni")
+_NAMED_FEATURES = {
+    "sapphirerapids": _AMX, "emeraldrapids": _AMX, "graniterapids": _AMX, "diamondrapids": _AMX,
+    "cooperlake": ("avx512bf16", "avx512vnni"), "znver4": ("avx512bf16", "avx512vnni"),
+    "znver5": ("avx512bf16", "avx512vnni", "avxvnni"),
+    "icelake": ("avx512vnni",), "cascadelake": ("avx512vnni",), "tigerlake": ("avx512vnni",),
+    "alderlake": ("avxvnni",), "raptorlake": ("avxvnni",), "meteorlake": ("avxvnni",),
+    "x86-64-v4": (),
+}
+
+
+def named_features(cpu: str) -> tuple[str, ...]:
+    """The reduced-precision LLVM features an LLVM cpu name implies."""
+    return next((f for name, f in _NAMED_FEATURES.items() if cpu.startswith(name)), ())
 
 
 def named_caches(cpu: str) -> tuple[int, int]:
