@@ -37,7 +37,7 @@ from cnncc.ir import Graph
 from .codegen import GeneratedModule, generate
 from .compile import optimize_module
 from .lowering import RUN_INDEX_ERROR
-from .runtime import alloc_like, num_threads, pointer_array
+from .runtime import alloc_like, pointer_array, team_size
 from .target import resolve_target
 
 C_DIR = Path(__file__).parent / "c"
@@ -232,7 +232,9 @@ class ExportedModel:
         feeds = check_feeds(self._signature, feeds)
         ins = [feeds[s["name"]] for s in self.inputs]
         outs = [alloc_like(s["shape"], s["dtype"]) for s in self.outputs]  # sized by the library
-        if self._lib.cnncc_model_set_num_threads(self._model, min(num_threads(), MAX_THREADS)):
+        # probed here too (the C runtime probes again, and clamps silently) so that a clamp
+        # comes with the same note as the JIT's
+        if self._lib.cnncc_model_set_num_threads(self._model, min(team_size(), MAX_THREADS)):
             raise UsageError(self._lib.cnncc_last_error().decode())
         in_ptrs, out_ptrs = pointer_array(ins), pointer_array(outs)
         rc = self._lib.cnncc_model_run(self._model, ctypes.addressof(in_ptrs), ctypes.addressof(out_ptrs))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import threading
 from collections.abc import Mapping
@@ -17,6 +18,7 @@ from cnncc.errors import BackendError, RunError, UsageError
 from cnncc.ir import Graph
 
 from .codegen import ENTRY, GeneratedModule, run_error
+from .thread_limit import usable_threads
 from .weights import aligned_empty
 
 RUN_SIG = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32)
@@ -42,7 +44,7 @@ def load_libgomp() -> None:
     # core back soon after. (libgomp reads this once, when it is loaded.)
     if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
         os.environ["GOMP_SPINCOUNT"] = DEFAULT_SPINCOUNT
-    name = ctypes.util.find_library("gomp") or "libgomp.so.1"
+    name = libgomp_name()
     try:
         llvm.load_library_permanently(name)
     except RuntimeError as exc:
@@ -50,16 +52,36 @@ def load_libgomp() -> None:
     _gomp_loaded = True
 
 
+def libgomp_name() -> str:
+    return ctypes.util.find_library("gomp") or "libgomp.so.1"
+
+
 THREADS_PER_CORE = 4
 MAX_THREADS = 256  # model.h: CNNCC_MAX_THREADS
 
 
 def max_threads() -> int:
-    """The most threads a run asks libgomp for: a few per core and at most MAX_THREADS.
-    libgomp has no way to report a failed pthread_create: it aborts the process, so an
-    oversized count under a thread or memory rlimit (ulimit -u, ulimit -v) must never reach
-    it, and more threads than a few per core only slow a run down."""
+    """The most threads a run asks libgomp for: a few per core and at most MAX_THREADS (more
+    only slow a run down). Within that, a run asks for no more than its thread could start
+    (thread_limit: libgomp ends the process when it cannot start one)."""
     return max(1, min(MAX_THREADS, THREADS_PER_CORE * (os.cpu_count() or 1)))
+
+
+@functools.cache
+def default_team() -> int:
+    """libgomp's own team size (OMP_NUM_THREADS, else the cores this process may use), within
+    max_threads(): what a count of 0 means."""
+    try:
+        n = ctypes.CDLL(libgomp_name()).omp_get_max_threads()
+    except (OSError, AttributeError):
+        n = os.cpu_count() or 1
+    return max(1, min(n, max_threads()))
+
+
+def team_size(requested: int | None = None) -> int:
+    """The threads a run asks libgomp for: num_threads(requested), 0 resolved to
+    default_team(), then no more than this thread can start (usable_threads)."""
+    return usable_threads(num_threads(requested) or default_team())
 
 
 def num_threads(requested: int | None = None) -> int:
@@ -182,7 +204,7 @@ class JitExecutable:
         feeds = check_feeds(self.graph, feeds)
         ins = [feeds[v.name] for v in self.graph.inputs]
         outs = [alloc_like(v.shape, v.dtype) for v in self.graph.outputs]
-        nt = num_threads(self.num_threads)
+        nt = team_size(self.num_threads)
         in_ptrs, out_ptrs = pointer_array(ins), pointer_array(outs)  # alive during the call
         with self._lock:
             status = self._run(ctypes.addressof(in_ptrs), ctypes.addressof(out_ptrs),
@@ -200,7 +222,7 @@ class JitExecutable:
         feeds = check_feeds(self.graph, feeds)
         ins = [feeds[v.name] for v in self.graph.inputs]
         outs = [alloc_like(v.shape, v.dtype) for v in self.graph.outputs]
-        nt = num_threads(self.num_threads if threads is None else threads)
+        nt = team_size(self.num_threads if threads is None else threads)
         in_ptrs, out_ptrs = pointer_array(ins), pointer_array(outs)
         args = (ctypes.addressof(in_ptrs), ctypes.addressof(out_ptrs), self._workspace.ctypes.data,
                 self._weights.ctypes.data, nt)

@@ -34,10 +34,24 @@
  * cnncc_last_error() in the calling thread.
  *
  * Threads: kernels split their work across an OpenMP (libgomp) team. The count comes from
- * $CNNCC_NUM_THREADS when the model is created (default: all cores; values above
- * 4 per core, or above CNNCC_MAX_THREADS, are clamped: libgomp aborts the process when it
- * cannot start a thread; unparsable ones mean the default) and can be changed
- * with cnncc_model_set_num_threads(). libgomp's idle threads spin ~300k iterations by
+ * $CNNCC_NUM_THREADS when the model is created (default, and 0: libgomp's own, i.e.
+ * $OMP_NUM_THREADS or all cores; values above 4 per core, or above CNNCC_MAX_THREADS, are
+ * clamped; unparsable ones mean the default) and can be changed with
+ * cnncc_model_set_num_threads().
+ *
+ * Thread limits: libgomp ends the whole process when it cannot start a team thread (under
+ * ulimit -u, a cgroup's pids.max, or ulimit -v for their stacks). So the first time a thread
+ * runs with a larger count than it ran with before, the runtime starts that many threads
+ * itself, counts those that start and ends them, and from then on that thread's runs use at
+ * most that many: a limit means fewer threads, silently (cnncc_model_get_num_threads() still
+ * returns the count set), never a dead process, for runs from one thread at a time. This
+ * costs about 50 us per thread started, once per calling thread and larger count (libgomp
+ * keeps a team per thread), and nothing after. The probe sees only the threads that exist
+ * when it runs: under such a limit, runs from several threads at once (each has a team of
+ * its own), threads the application starts later, or a limit lowered later can still exhaust
+ * it; leave them room, or run with 1 thread (which starts none).
+ *
+ * Spinning: libgomp's idle threads spin ~300k iterations by
  * default; GOMP_SPINCOUNT=10000 (what the Python runtime sets) bridges the gaps between a
  * model's kernels and soon gives the core back. On machines whose cores are busy with other
  * work, OMP_WAIT_POLICY=passive avoids spinning idle threads costing whole scheduler ticks.
@@ -99,9 +113,10 @@ int cnncc_model_run(cnncc_model *model, const void *const *inputs, void *const *
 int cnncc_model_run_tensors(cnncc_model *model, const cnncc_tensor *inputs, int num_inputs,
                             const cnncc_tensor *outputs, int num_outputs);
 
-/* Threads used by the next runs (0: all cores; 0..CNNCC_MAX_THREADS, else
+/* Threads used by the next runs (0: libgomp's default, all cores; 0..CNNCC_MAX_THREADS, else
  * CNNCC_ERR_ARGUMENT and the count is unchanged; accepted counts above 4 per core are
- * clamped to that). get: -1 for a NULL model. */
+ * clamped to that; a run uses no more than its thread can start, see "Thread limits" above).
+ * get: the count set (-1 for a NULL model). */
 int cnncc_model_set_num_threads(cnncc_model *model, int num_threads);
 int cnncc_model_get_num_threads(const cnncc_model *model);
 
