@@ -193,6 +193,10 @@ def test_tvm_and_reference_targets_compute_in_fp32_only(tmp_path):
     with pytest.raises(UsageError, match="target 'reference' computes in fp32 only"):
         reference.build(graph, precision="bf16")
     assert cnncc.compile(graph, target="reference", precision="auto").precision == "fp32"
+    x = feed((1, 3, 4, 4))
+    compiled = cnncc.compile(graph, target="tvm-llvm", precision="auto")  # auto: fp32, the only one it has
+    assert compiled.precision == "fp32"
+    np.testing.assert_allclose(compiled(x), interpret(graph, {"x": x})["y"], rtol=1e-4, atol=1e-5)
     code, _, stderr = cli("compile", conv_model(tmp_path / "m.onnx"), "-t", "cuda", "--precision", "bf16",
                           "-o", tmp_path / "c")
     assert code == 2 and stderr.count("\n") == 1 and "target 'cuda' computes in fp32 only for now" in stderr
