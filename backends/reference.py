@@ -54,5 +54,9 @@ def passes(opt_level: int) -> list[str]:
     return []
 
 
-def build(graph: Graph, **options) -> ReferenceExecutable:
+def build(graph: Graph, precision: str = "fp32", **options) -> ReferenceExecutable:
+    """``precision``: the oracle computes in fp32 (and float64 where NumPy does); bf16 is refused."""
+    from cnncc.precision import fp32_only
+
+    fp32_only(precision, "reference")
     return ReferenceExecutable(graph)

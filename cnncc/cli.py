@@ -50,11 +50,20 @@ PipelineTargetOpt = Annotated[Optional[str], typer.Option("--target", "-t", help
 DbOpt = Annotated[Optional[Path], typer.Option("--db", help="Tuning records folder written by `cnncc tune`; kernels without a record get the default schedule.", show_default=False)]
 CpuOpt = Annotated[Optional[str], typer.Option("--cpu", help="llvm: generate code for this CPU instead of the host (e.g. x86-64-v3 for AVX2 machines).", show_default=False)]
 ArchOpt = Annotated[Optional[str], typer.Option("--arch", help="cuda: GPU architecture, e.g. sm_80 or sm_90.", show_default=False)]
+PRECISION_HELP = ("Arithmetic: fp32 (default); bf16 (llvm, on cpus with AMX or AVX512-BF16: bfloat16 products, "
+                  "fp32 sums, ops without a bf16 kernel stay fp32; --cpu sapphirerapids builds for such a cpu anywhere); "
+                  "auto (bf16 where the cpu has it, else fp32). Inputs and outputs stay float32.")
+PrecisionOpt = Annotated[Optional[str], typer.Option("--precision", help=PRECISION_HELP, show_default=False)]
 
 
-def backend_options(db: Path | None = None, cpu: str | None = None, arch: str | None = None) -> dict:
+def backend_options(db: Path | None = None, cpu: str | None = None, arch: str | None = None,
+                    precision: str | None = None) -> dict:
     """Only the options the user set: each backend rejects options it does not know."""
     options = {}
+    if precision is not None:
+        from cnncc.precision import check_precision
+
+        options["precision"] = check_precision(precision)
     if db is not None:
         options["db_dir"] = db
     if cpu is not None:
@@ -165,13 +174,15 @@ def main_options(
 def inspect(
     model: ModelArg,
     input_shape: InputShapeOpt = None,
-    opt_level: Annotated[int, typer.Option("--opt-level", "-O", min=0, max=3, help="Inspect the graph after this optimization level (default 0: as imported).")] = 0,
+    opt_level: Annotated[Optional[int], typer.Option("--opt-level", "-O", min=0, max=3, help="Inspect the graph after this optimization level (default 0: as imported; with --precision 2, as compile).", show_default=False)] = None,
     disable_pass: DisablePassOpt = None,
     print_after: PrintAfterOpt = None,
     pass_stats: PassStatsOpt = False,
     target: PipelineTargetOpt = None,
+    precision: Annotated[Optional[str], typer.Option("--precision", help="Also generate llvm code at this precision (fp32, bf16, auto) and list which nodes' kernels compute in it and which stay fp32, with the conversions at their edges.", show_default=False)] = None,
+    cpu: Annotated[Optional[str], typer.Option("--cpu", help="With --precision: the cpu to generate for (e.g. sapphirerapids); default this host.", show_default=False)] = None,
 ) -> None:
-    """Inputs, outputs, op histogram, parameters and MACs of a model."""
+    """Inputs, outputs, op histogram, parameters and MACs of a model (with --precision: what each kernel computes in)."""
     import onnx
 
     from cnncc.compiler import optimize_for
@@ -179,6 +190,19 @@ def inspect(
     from cnncc.frontends.onnx import import_onnx
     from cnncc.stats import graph_stats
 
+    if precision is not None:
+        if target not in (None, "llvm"):
+            raise UsageError(f"--precision: only the llvm target has reduced-precision kernels; "
+                             f"inspect with --target llvm (not {target!r})")
+        from cnncc.backends.llvm.precision import resolve_precision
+        from cnncc.backends.llvm.target import resolve_target
+
+        resolve_precision(precision, resolve_target(cpu))  # refused before anything is printed
+        target = "llvm"
+    elif cpu is not None:
+        raise UsageError("--cpu: inspect generates code only with --precision")
+    if opt_level is None:
+        opt_level = 0 if precision is None else 2
     try:
         graph = import_onnx(model, parse_input_shapes(input_shape))
     except UnsupportedOpError:
@@ -212,6 +236,32 @@ def inspect(
         f"nodes: {len(graph.nodes)}   parameters: {stats.parameters:,} ({stats.parameter_bytes / 2**20:,.1f} MiB)   "
         f"MACs: {stats.total_macs / 1e9:,.3f} G"
     )
+    if precision is not None:
+        _print_precisions(graph, cpu, precision)
+
+
+def _print_precisions(graph, cpu: str | None, precision: str) -> None:
+    """inspect --precision: per llvm kernel, what it computes in and where operands convert."""
+    from cnncc.backends.llvm.precision import precision_report
+
+    gen, rows = precision_report(graph, cpu, precision)
+    table = Table(title=f"kernels by precision (llvm, cpu {gen.target.cpu}, --precision {precision} -> {gen.precision})")
+    for col, just in (("node", "left"), ("op", "left"), ("algorithm", "left"), ("precision", "left"),
+                      ("MMACs", "right"), ("conversions at its edges", "left")):
+        table.add_column(col, justify=just)
+    for r in rows:
+        table.add_row(r.node, r.op, r.algorithm or "-", r.precision, f"{r.macs / 1e6:,.1f}", ", ".join(r.conversions) or "-")
+    out.print(table)
+    total_macs = max(sum(r.macs for r in rows), 1)
+    parts = []
+    for p in sorted({r.precision for r in rows} | {gen.precision}):
+        mine = [r for r in rows if r.precision == p]
+        share = 100 * sum(r.macs for r in mine) / total_macs
+        parts.append(f"{p} kernels: {len(mine)} of {len(rows)} ({share:.1f}% of MACs)")
+    conversions = sum(len(r.conversions) for r in rows)
+    out.print("; ".join(parts) + f"; conversions at {conversions} edge(s)")
+    if gen.precision != "fp32" and all(r.precision == "fp32" for r in rows):
+        out.print(f"no node of this model has a {gen.precision} kernel for cpu {gen.target.cpu}: it computes in fp32")
 
 
 def _print_onnx_ops(model) -> None:
@@ -245,21 +295,26 @@ def run(
     db: DbOpt = None,
     cpu: CpuOpt = None,
     arch: ArchOpt = None,
+    precision: PrecisionOpt = None,
 ) -> None:
     """Run a model (or a compiled artifact directory) and print its outputs."""
     if output is not None and output.is_dir():
         raise UsageError(f"--output {output} is a folder; give a file name for the outputs, e.g. {output / 'outputs.npz'}")
+    options = backend_options(db, cpu, arch, precision)
     if Path(model).is_dir():
         import cnncc
 
         compiled = cnncc.load(model)
+        if precision not in (None, "auto", compiled.precision):
+            raise UsageError(f"--precision {precision}: the artifact {model} computes in {compiled.precision}; "
+                             f"the precision is chosen when compiling (cnncc compile --precision)")
     else:
-        compiled = _compile(model, target, input_shape, opt_level, disable_pass, print_after, pass_stats, **backend_options(db, cpu, arch))
+        compiled = _compile(model, target, input_shape, opt_level, disable_pass, print_after, pass_stats, **options)
     feeds = load_inputs(input) or random_inputs(compiled.graph, seed)
     with np.errstate(all="ignore"):  # NaN or inf outputs are the model's result, not a warning
         results = compiled.run(feeds)
 
-    table = Table(title=f"outputs ({compiled.target})")
+    table = Table(title=f"outputs ({compiled.target}, {compiled.precision})")
     for col in ("name", "shape", "dtype", "min", "max", "mean", "first values"):
         table.add_column(col)
     for name, arr in results.items():
@@ -287,12 +342,24 @@ def _check_against_reference(compiled, feeds, results) -> None:
     worst_ok = True
     for name, ref in expected.items():
         ok, abs_err, rel_err = outputs_agree(results[name], ref)
+        rule = "rtol 1e-3, atol 1e-4"
+        if compiled.precision == "bf16":  # 8-bit mantissas: judged against the output's scale
+            values = np.abs(np.asarray(ref, dtype=np.float64))
+            scale = float(np.max(values[np.isfinite(values)], initial=0.0))
+            ok = bool(abs_err <= BF16_TOLERANCE * scale)
+            rule = f"bf16: abs err <= {BF16_TOLERANCE:g} x the largest |output| {scale:.3g}"
         worst_ok &= ok
-        out.print(f"check {name}: max abs err {abs_err:.3g}, max rel err {rel_err:.3g} -> {'ok' if ok else 'MISMATCH'} (rtol 1e-3, atol 1e-4)")
+        out.print(f"check {name}: max abs err {abs_err:.3g}, max rel err {rel_err:.3g} -> {'ok' if ok else 'MISMATCH'} ({rule})")
     if not worst_ok:
         from cnncc.errors import BackendError
 
         raise BackendError(f"target {compiled.target} disagrees with the reference backend")
+
+
+# --check of a bf16 build: the largest error allowed, as a fraction of the output's largest
+# magnitude (bf16 keeps 8 significant bits: a rounding is up to 2**-9 of a value, and sums of
+# many rounded products stay within a few times that)
+BF16_TOLERANCE = 2e-2
 
 
 def outputs_agree(got, ref, rtol: float = 1e-3, atol: float = 1e-4) -> tuple[bool, float, float]:
@@ -350,17 +417,18 @@ def compile_cmd(
     arch: ArchOpt = None,
     emit_source: Annotated[bool, typer.Option("--emit-source", help="Also write the generated source next to the artifact (LLVM IR for llvm, CUDA C for cuda).")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace the -o folder even if it is not empty and holds no cnncc artifact (everything in it is deleted).")] = False,
+    precision: PrecisionOpt = None,
 ) -> None:
     """Compile a model into a deployable artifact directory (an existing artifact there is replaced as a whole)."""
     from cnncc.artifacts import atomic_path, output_dir
 
+    options = backend_options(db, cpu, arch, precision)
     output_dir(output, force)  # refuse a bad -o before spending the compile on it
-    options = backend_options(db, cpu, arch)
     if target == "llvm":
         options["lazy"] = True  # the export compiles its own position-independent copy
     compiled = _compile(model, target, input_shape, opt_level, disable_pass, print_after, pass_stats, **options)
     path = compiled.export(output, force=force)
-    out.print(f"wrote {path} ({compiled.target}, {len(compiled.graph.nodes)} nodes)")
+    out.print(f"wrote {path} ({compiled.target}, {compiled.precision}, {len(compiled.graph.nodes)} nodes)")
     if emit_source:
         for name, text in compiled.sources().items():
             dest = Path(path) / name
@@ -430,6 +498,7 @@ def tune(
     input_shape: InputShapeOpt = None,
     opt_level: OptLevelOpt = 2,
     arch: ArchOpt = None,
+    precision: PrecisionOpt = None,
 ) -> None:
     """Tune every distinct kernel workload of a model and store the records for `compile --db`."""
     import dataclasses
@@ -450,6 +519,8 @@ def tune(
         raise UsageError(f"target {target!r} has no tuner yet; tune tvm-llvm or cuda")
     if arch is not None:
         options["arch"] = arch
+    if precision is not None:
+        options |= _tune_precision(tuning, target, precision)
     if budget_s is not None:
         options_type = getattr(tuning, "TuneOptions", None)  # a tuner whose options are a dataclass
         known = set(inspect_signature(tuning.tune).parameters)
@@ -476,6 +547,28 @@ def tune(
         table.add_row(row["kernel"], row["op"], fmt(row["nodes"]), fmt(row["trials"]), fmt(row["best_us"]), fmt(row["default_us"]), fmt(row["speedup"]), "yes" if row["reused"] else "no")
     out.print(table)
     out.print(f"compile with the records: cnncc compile {model} --target {target} --db {db}")
+
+
+def _tune_precision(tuning, target: str, precision: str) -> dict:
+    """The tuner's options for ``--precision``: passed on to a tuner that measures kernels at a
+    precision; for one that measures fp32 kernels only, fp32 (and auto where it means fp32)."""
+    from inspect import signature as inspect_signature
+
+    from cnncc.precision import FP32, check_precision, fp32_only
+
+    check_precision(precision)
+    if "precision" in inspect_signature(tuning.tune).parameters:
+        return {"precision": precision}
+    if target == "llvm":
+        from cnncc.backends.llvm.precision import resolve_precision
+        from cnncc.backends.llvm.target import resolve_target
+
+        if resolve_precision(precision, resolve_target(None)) != FP32:
+            raise UsageError(f"--precision {precision}: the llvm tuner measures fp32 kernels only for now "
+                             f"(bf16 kernels run their default schedules); tune with --precision fp32")
+        return {}
+    fp32_only(precision, target)
+    return {}
 
 
 def _int_list(text: str, what: str) -> list[int]:
@@ -506,6 +599,7 @@ def bench(
     plot: Annotated[Optional[Path], typer.Option(help="Write a bar chart (PNG) of latency per contender and model.", show_default=False)] = None,
     seed: Annotated[int, typer.Option(help="Seed for the inputs.")] = 0,
     db: DbOpt = None,
+    precision: Annotated[str, typer.Option("--precision", help="cnncc precision(s), comma separated (fp32, bf16, auto): one contender per target and precision, named cnncc-TARGET-PRECISION past fp32. " + PRECISION_HELP)] = "fp32",
 ) -> None:
     """Benchmark cnncc's generated code against onnxruntime / TVM, interleaved, with medians and ratios."""
     from cnncc.bench.report import require_plotting
@@ -516,7 +610,6 @@ def bench(
 
     from cnncc import zoo as zoo_models
     from cnncc.backends.reference import interpret
-    from cnncc.bench import contenders as bench_contenders
     from cnncc.bench import models as bench_models
     from cnncc.bench.measure import Case, Result, run_case
     from cnncc.bench.peak import machine_peak
@@ -531,7 +624,8 @@ def bench(
         raise UsageError("give at least one model (file or zoo name), or --suite zoo")
     targets = [t for t in target.split(",") if t]
     peers = [p for p in against.split(",") if p]
-    contenders = bench_contenders.make_contenders(targets, peers, opt_level, backend_options(db))
+    contenders = _bench_contenders(targets, peers, opt_level, db, precision)
+    ours = len(contenders) - len(peers)
     thread_counts = _int_list(threads, "--threads")
     batches = _int_list(batch, "--batch")
     shapes_given = parse_input_shapes(input_shape)
@@ -576,7 +670,7 @@ def bench(
         print_case(out, case)
     geo = {}
     if len(cases) > 1 and targets and peers:
-        geo = print_summary(out, cases, f"cnncc-{targets[0]}", contenders[len(targets)].name)
+        geo = print_summary(out, cases, contenders[0].name, contenders[ours].name)
     command = "cnncc bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "cnncc bench"
     if json_out is not None:
         payload = to_json(cases, machine_info(peak), command)
@@ -587,6 +681,21 @@ def bench(
         info = machine_info()
         write_plot(plot, cases, f"cnncc bench on {info.get('cpu_model', '?')}, {info.get('cores')} cores, {info['date'][:10]}")
         out.print(f"wrote {plot}")
+
+
+def _bench_contenders(targets: list[str], peers: list[str], opt_level: int, db: Path | None, precision: str) -> list:
+    """cnncc's contenders, one per target and precision (fp32 keeps the name cnncc-TARGET,
+    others get -PRECISION appended), then the peers."""
+    from cnncc.bench import contenders as bench_contenders
+
+    precisions = list(dict.fromkeys(p for p in precision.split(",") if p)) or ["fp32"]
+    ours = []
+    for p in precisions:
+        made = bench_contenders.make_contenders(targets, [], opt_level, backend_options(db, precision=p))
+        for c in made:
+            c.name += "" if p == "fp32" else f"-{p}"
+        ours += made
+    return ours + bench_contenders.make_contenders([], peers, opt_level)
 
 
 # -- entry point ---------------------------------------------------------------------------

@@ -28,6 +28,12 @@ class CompiledModel:
         return [v.name for v in self.graph.inputs]
 
     @property
+    def precision(self) -> str:
+        """What the compiled code computes in: "fp32" or "bf16" (``precision="auto"`` resolved
+        for the target's cpu)."""
+        return getattr(self._executable, "precision", "fp32")
+
+    @property
     def output_names(self) -> list[str]:
         return [v.name for v in self.graph.outputs]
 
@@ -130,17 +136,22 @@ def compile(  # noqa: A001 - the public name users expect
     disable_passes: Sequence[str] = (),
     print_after: Sequence[str] = (),
     pass_records: list | None = None,
+    precision: str = "fp32",
     **backend_options: Any,
 ) -> CompiledModel:
     """Compile ``model`` for ``target``: a path to an .onnx file, an onnx.ModelProto, its
     serialized bytes (``ModelProto.SerializeToString()``; external data needs the path) or a
-    Graph. ``input_shapes``: {input name: shape} for inputs with dynamic dimensions."""
+    Graph. ``input_shapes``: {input name: shape} for inputs with dynamic dimensions.
+    ``precision``: "fp32" (default), "bf16" or "auto" (cnncc.precision); inputs and outputs
+    stay float32 whichever it is, and ``CompiledModel.precision`` says what was chosen."""
     from cnncc.backends import get_backend
+    from cnncc.precision import check_precision
 
+    check_precision(precision)  # before the model is imported
     backend, options = get_backend(target)
     with _out_of_memory("compile the model"):
         source = import_model(model, input_shapes)
         graph = optimize_for(source, target, opt_level, disable=disable_passes, print_after=print_after,
                              records=pass_records)
-        executable = backend.build(graph, **options, **backend_options)
+        executable = backend.build(graph, **options, precision=precision, **backend_options)
     return CompiledModel(graph, executable, target, source_graph=source)

@@ -16,6 +16,8 @@ $CNNCC_TUNING_DB, which ``cnncc bench`` builds also read) applies them.
 Modules: target.py (which CPU), emit.py (IR helpers), lowering.py (op -> kernel table),
 kernels/ (one file per op family), memory.py (arena plan), weights.py (weight blob),
 codegen.py (kernels + entry), compile.py (verify + O3), runtime.py (JIT),
+precision.py (what ``precision="auto"``/"bf16" means for the cpu; amx_permission.py: the
+Linux permission request AMX code needs before it runs),
 layout.py (which convs may keep tensors blocked, NHWC: the predicate the layout pass and the
 conv kernel share), layout_pass.py (backend-layout, the pass this backend adds at -O3),
 export.py (libmodel.so + model.h + weights.bin + meta.json), c/ (the C runtime),
@@ -35,6 +37,7 @@ from . import layout_pass, records
 from .codegen import generate
 from .compile import optimize_module
 from .lowering import supported_ops  # noqa: F401
+from .precision import resolve_precision
 from .runtime import JitExecutable
 from .schedule import ScheduleError, check_params
 from .runtime import num_threads as check_threads
@@ -48,7 +51,7 @@ def passes(opt_level: int) -> list[str]:
 
 
 def build(graph: Graph, cpu: str | None = None, params: dict | None = None, num_threads: int | None = None,
-          db_dir=None, lazy: bool = False, **unknown) -> JitExecutable:
+          db_dir=None, lazy: bool = False, precision: str = "fp32", **unknown) -> JitExecutable:
     """Compile ``graph`` for this process.
 
     ``cpu``: another LLVM cpu for the code (e.g. "x86-64-v3"; the JIT still runs it here).
@@ -57,11 +60,13 @@ def build(graph: Graph, cpu: str | None = None, params: dict | None = None, num_
     cores). ``db_dir``: a tuning records folder (tuning.py; default $CNNCC_TUNING_DB): each
     kernel whose workload has a record gets the record's parameters (over ``params``), the
     others the defaults. ``lazy``: optimize and JIT-load the code at its first run (for
-    callers that may only export it).
+    callers that may only export it). ``precision``: "fp32", "bf16" or "auto"
+    (cnncc.precision; precision.py resolves it for the cpu, bf16 on a cpu without bf16
+    arithmetic is a UsageError); ``gen.precision`` says what was chosen.
     """
     if unknown:
         raise UsageError(f"llvm backend: unknown option(s) {', '.join(sorted(unknown))} "
-                         f"(known: cpu, params, num_threads, db_dir, lazy)")
+                         f"(known: cpu, params, num_threads, db_dir, lazy, precision)")
     try:
         params = check_params(params)
     except ScheduleError as exc:
@@ -72,10 +77,11 @@ def build(graph: Graph, cpu: str | None = None, params: dict | None = None, num_
     size_limits.check_graph(graph, limits)  # a Graph built without the frontend's checks
     t0 = time.perf_counter()
     target = resolve_target(cpu)
+    precision = resolve_precision(precision, target)
     if db_dir is None and os.environ.get("CNNCC_TUNING_DB", "").strip():
         db_dir = os.environ["CNNCC_TUNING_DB"].strip()
     schedules = records.schedules(db_dir, target) if db_dir is not None else None
-    gen = generate(graph, target, params, schedules)
+    gen = generate(graph, target, params, schedules, precision=precision)
     size_limits.check_total("workspace", gen.workspace_size, graph.name, limits)
     size_limits.check_total("weights", gen.blob.size, graph.name, limits)
     tm = target.target_machine()

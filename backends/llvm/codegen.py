@@ -41,6 +41,7 @@ class KernelInfo:
     workload: str = ""
     schedule: dict = field(default_factory=dict)   # parameters that differ from the model's
     algorithm: str = ""                            # what the lowering chose ("winograd", ...)
+    precision: str = "fp32"                        # what the kernel computes in (Kernel.precision_used)
 
 
 @dataclass
@@ -100,7 +101,7 @@ def generate(graph: Graph, target: TargetInfo, params: dict | None = None,
         else:
             k.fn = first.fn
         kernels.append((k, KernelInfo(k.fn.name, node.name, node.op, k.parallel, k.work, wkey, own,
-                                             k.algorithm)))
+                                             k.algorithm, k.precision_used)))
 
     plan = plan_memory(graph, VIEW_OPS, {id(k.node): k.output_over_input for k, _ in kernels
                                          if k.output_over_input is not None})

@@ -1,14 +1,19 @@
 """AOT export: a directory that runs without Python.
 
     out/libmodel.so   generated kernels (object file from LLVM) + the C runtime (c/runtime.c)
-    out/model.h       the documented C API (c/model.h)
+    out/model.h       the documented C API (c/model.h), with a line naming the build's precision
     out/weights.bin   the weight blob, mmap'ed by cnncc_model_create(), + a trailer with the build id
-    out/meta.json     signature, target, memory plan, kernels, timings, build id, library hash
+    out/meta.json     signature, target, precision, memory plan, kernels, timings, build id, library hash
 
 The build id (a hash of the code and the weights) is compiled into the library, written into
 weights.bin's trailer and meta.json: the C runtime refuses weights of another build, the
 Python loader a meta.json or library of another build. The folder is built beside ``out``
 and swapped in whole (cnncc.artifacts.staged_dir).
+
+What the code needs from the OS before it runs (``GeneratedModule.requires``: "amx") is
+compiled into the library (model_meta.h: CNNCC_REQUIRES_AMX), whose cnncc_model_create()
+makes the request, and listed in meta.json ("requires"), from which the Python loader makes
+it first (runtime.request_requirements) to report a refusal as the JIT does.
 
 The shared library is linked with the system C compiler (``$CC``, default ``cc``) and libgomp
 (``-fopenmp``).
@@ -37,7 +42,8 @@ from cnncc.ir import Graph
 from .codegen import GeneratedModule, generate
 from .compile import optimize_module
 from .lowering import RUN_INDEX_ERROR
-from .runtime import alloc_like, pointer_array, team_size
+from .precision import resolve_precision
+from .runtime import REQUESTS, alloc_like, pointer_array, request_requirements, team_size
 from .target import resolve_target
 
 C_DIR = Path(__file__).parent / "c"
@@ -51,9 +57,12 @@ def export(exe, directory, force: bool = False) -> Path:
 
 
 def export_graph(graph: Graph, directory, cpu: str | None = None, params: dict | None = None,
-                 force: bool = False) -> Path:
-    """Compile ``graph`` straight to ``directory`` (``cpu``: e.g. "x86-64-v3" for another host)."""
-    return export_generated(graph, generate(graph, resolve_target(cpu), params), directory, force)
+                 force: bool = False, precision: str = "fp32") -> Path:
+    """Compile ``graph`` straight to ``directory`` (``cpu``: e.g. "x86-64-v3" for another host,
+    "sapphirerapids" with ``precision="bf16"`` for an AMX host; the code is never run here)."""
+    target = resolve_target(cpu)
+    gen = generate(graph, target, params, precision=resolve_precision(precision, target))
+    return export_generated(graph, gen, directory, force)
 
 
 def export_generated(graph: Graph, gen: GeneratedModule, directory, force: bool = False) -> Path:
@@ -72,7 +81,7 @@ def export_generated(graph: Graph, gen: GeneratedModule, directory, force: bool 
         artifacts.checkpoint("weights")
         _link(cc, obj, _meta_header(graph, gen, build_id), stage / LIBRARY)
         artifacts.checkpoint("library")
-        shutil.copy(C_DIR / "model.h", stage / "model.h")
+        (stage / "model.h").write_text(_public_header(gen))
         gen.timings["export_s"] = time.perf_counter() - t0
         meta = _meta(graph, gen) | {"build_id": build_id}
         lib = (stage / LIBRARY).read_bytes()
@@ -137,11 +146,13 @@ def _meta(graph: Graph, gen: GeneratedModule) -> dict:
         "outputs": _signature(graph.outputs),
         "cpu": {"triple": gen.target.triple, "cpu": gen.target.cpu, "features": gen.target.features,
                    "vector_bits": gen.target.vector_bits},
+        "precision": gen.precision,
+        "requires": sorted(gen.requires),
         "memory": {"arena_bytes": gen.plan.arena_size, "workspace_bytes": gen.workspace_size,
                    "intermediates_bytes": gen.plan.naive_size, "weights_bytes": gen.blob.size},
         "params": gen.params,
-        "kernels": [{"name": k.name, "node": k.node_name, "op": k.op, "parallel": k.parallel}
-                    for k in gen.kernels],
+        "kernels": [{"name": k.name, "node": k.node_name, "op": k.op, "parallel": k.parallel,
+                     "precision": k.precision} for k in gen.kernels],
         "timings": {k: round(v, 4) if isinstance(v, float) else v for k, v in gen.timings.items()},
         "files": {"library": "libmodel.so", "header": "model.h", "weights": "weights.bin"},
     }
@@ -158,9 +169,26 @@ def _c_string(s: str) -> str:
     return '"' + "".join(out) + '"'
 
 
+def _public_header(gen: GeneratedModule) -> str:
+    """c/model.h with a line that names the build's precision (the API is the same for all)."""
+    text = (C_DIR / "model.h").read_text()
+    note = (f"/* This library computes in {gen.precision} (cnncc --precision; cnncc_precision() says the same); "
+            f"its inputs and outputs keep the declared dtypes (float32 stays float32). */\n")
+    return text.replace("#ifndef CNNCC_MODEL_H", note + "#ifndef CNNCC_MODEL_H", 1)
+
+
+def _requirements(gen: GeneratedModule) -> list[str]:
+    """model_meta.h's CNNCC_REQUIRES_* lines: what cnncc_model_create() asks the OS for."""
+    unknown = sorted(set(gen.requires) - set(REQUESTS))
+    if unknown:  # a kernel's bug: the C runtime would run code it cannot prepare for
+        raise ValueError(f"llvm export: kernels require {', '.join(unknown)}, which the C runtime cannot provide")
+    return [f"#define CNNCC_REQUIRES_{name.upper()} {int(name in gen.requires)}" for name in sorted(REQUESTS)]
+
+
 def _meta_header(graph: Graph, gen: GeneratedModule, build_id: str = "") -> str:
     lines = ["/* generated by cnncc: the model's signature */", "#include <stdint.h>", '#include "model.h"',
-             f'#define CNNCC_BUILD_ID "{build_id}"']
+             f'#define CNNCC_BUILD_ID "{build_id}"', f'#define CNNCC_PRECISION "{gen.precision}"',
+             *_requirements(gen)]
     for kind, vals in (("input", graph.inputs), ("output", graph.outputs)):
         n = len(vals)
         lines.append(f"#define CNNCC_NUM_{kind.upper()}S {n}")
@@ -204,12 +232,18 @@ class ExportedModel:
                 raise ModelLoadError(f"{d / META} does not match {d / LIBRARY}: {key} {self.meta[key]} in the "
                                      f"file, {got} in the library; recompile the artifact")
         self._signature = artifacts.signature_graph(self.meta)
+        request_requirements(self.meta["requires"])  # a refusal reported as the JIT does
         weights = d / WEIGHTS
         if not weights.is_file():
             raise ModelLoadError(f"{weights} is missing or not a regular file; recompile the artifact")
         self._model = self._lib.cnncc_model_create(str(weights).encode())
         if not self._model:
             raise ModelLoadError(f"{d}: {self._lib.cnncc_last_error().decode(errors='replace')}")
+
+    @property
+    def precision(self) -> str:
+        """What the artifact computes in ("fp32", "bf16"; older artifacts: fp32)."""
+        return self.meta.get("precision", "fp32")
 
     @property
     def input_names(self) -> list[str]:
@@ -265,6 +299,10 @@ def _read_meta(d: Path) -> dict:
     if not ok:
         raise ModelLoadError(f"{where}: no build id or library hash (made by an older cnncc, or edited); "
                              f"recompile the artifact")
+    requires = meta.setdefault("requires", [])  # older artifacts: none
+    if not isinstance(requires, list) or not all(isinstance(r, str) and r in REQUESTS for r in requires):
+        raise ModelLoadError(f"{where}: \"requires\" {requires!r} names something this cnncc's runtime does not "
+                             f"provide (known: {', '.join(REQUESTS)}); recompile the artifact")
     return meta
 
 

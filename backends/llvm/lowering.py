@@ -82,6 +82,9 @@ class Kernel:
         # the build's arithmetic precision ("fp32", "bf16"): a kernel with a reduced-precision
         # algorithm for it may use it; every other kernel stays fp32
         self.precision = "fp32"
+        # what this kernel computes in: a lowering that chose a reduced-precision algorithm
+        # sets it ("bf16"); KernelInfo.precision reports it (cnncc inspect --precision)
+        self.precision_used = "fp32"
         # cpu facilities the code needs from the runtime before it runs ("amx": the Linux
         # permission request for the AMX tile state); see GeneratedModule.requires
         self.requires: set[str] = set()

@@ -1,5 +1,7 @@
 """In-process execution: MCJIT the optimized module and call ``cnncc_run`` through ctypes
-(which releases the GIL for the call). Threads come from libgomp, loaded into the process."""
+(which releases the GIL for the call). Threads come from libgomp, loaded into the process.
+Code that needs something from the OS first (``GeneratedModule.requires``: "amx", the
+permission for the AMX tile state) gets it before its first run."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from cnncc.backends.base import check_feeds
 from cnncc.errors import BackendError, RunError, UsageError
 from cnncc.ir import Graph
 
+from .amx_permission import request_amx
 from .codegen import ENTRY, GeneratedModule, run_error
 from .thread_limit import usable_threads
 from .weights import aligned_empty
@@ -105,6 +108,21 @@ def num_threads(requested: int | None = None) -> int:
     return min(n, max_threads())
 
 
+# what a name in GeneratedModule.requires asks of the OS before the code runs (the exported
+# library's C runtime makes the same requests at model create: export.py, c/runtime.c)
+REQUESTS = {"amx": request_amx}
+
+
+def request_requirements(requires) -> None:
+    """Make the OS requests ``requires`` names (each at most once per process); a
+    BackendError when one is refused. An unknown name is a bug in a kernel."""
+    for name in sorted(requires):
+        if name not in REQUESTS:
+            raise ValueError(f"llvm: a kernel requires {name!r}, which the runtime cannot provide "
+                             f"(known: {', '.join(REQUESTS)})")
+        REQUESTS[name]()
+
+
 def alloc_like(shape, dtype) -> np.ndarray:
     """A C-contiguous, 64-byte aligned array."""
     dt = np.dtype(dtype)
@@ -164,7 +182,13 @@ class JitExecutable:
     @property
     def _run(self):
         self._engine()
+        request_requirements(self.generated.requires)  # before the first run; cheap after
         return self._run_fn
+
+    @property
+    def precision(self) -> str:
+        """What the build computes in ("fp32", "bf16"): ``precision="auto"`` resolved."""
+        return self.generated.precision
 
     @property
     def llvm_ir(self) -> str:

@@ -35,6 +35,7 @@ def build(
     mcpu: str | None = None,
     device_code: bool | None = None,
     cpu: str | None = None,
+    precision: str = "fp32",
     **options,
 ):
     """Compile ``graph`` for ``device`` ("cpu" or "cuda").
@@ -42,13 +43,18 @@ def build(
     db_dir: a tuning records folder (see tuning.py); kernels with a record use its best
     schedule, the others the default one. device_code (cuda): compile the kernels with nvcc
     into the artifact (default: when nvcc is on PATH). cpu (or mcpu): the LLVM CPU name for
-    tvm-llvm (default: this machine's).
+    tvm-llvm (default: this machine's). precision: fp32 only for now ("auto" is fp32; bf16,
+    and cuda fp16 later, are refused with a UsageError).
     """
     from .executable import TVMExecutable
     from .module import assemble, build_module
     from .prepare import prepare
+    from cnncc.precision import fp32_only
+
     from .target import make_target
     from .tuning import open_database
+
+    fp32_only(precision, "cuda" if device == "cuda" else "tvm-llvm")
 
     unknown = set(options) - {"emit_source", "opt_level"}
     if unknown:

@@ -33,6 +33,14 @@
  * index out of range, which returns NULL, 0 or -1) leaves a message for
  * cnncc_last_error() in the calling thread.
  *
+ * Precision: the library computes in the precision it was compiled for (cnncc --precision:
+ * "fp32", or "bf16" on cpus with AMX or AVX512-BF16; cnncc_precision() says which); inputs
+ * and outputs keep their declared dtypes either way (float32 stays float32). Code that uses
+ * the AMX tile unit needs Linux's permission (arch_prctl ARCH_REQ_XCOMP_PERM): the first
+ * cnncc_model_create() in the process asks for it, and fails with CNNCC_ERR_CPU and a message
+ * naming why when the kernel refuses (no AMX on this cpu, a kernel without AMX support, a
+ * thread's signal stack too small for the tile state).
+ *
  * Threads: kernels split their work across an OpenMP (libgomp) team. The count comes from
  * $CNNCC_NUM_THREADS when the model is created (default, and 0: libgomp's own, i.e.
  * $OMP_NUM_THREADS or all cores; values above 4 per core, or above CNNCC_MAX_THREADS, are
@@ -82,9 +90,11 @@ enum {
     CNNCC_ERR_IO = 4,       /* weights file missing, unreadable, not a regular file, of the
                                wrong size or of another build */
     CNNCC_ERR_MEMORY = 5,   /* out of memory */
-    CNNCC_ERR_INDEX = 6     /* an input's values index outside a tensor (e.g. Gather indices):
+    CNNCC_ERR_INDEX = 6,    /* an input's values index outside a tensor (e.g. Gather indices):
                                the run stopped without reading out of bounds; outputs are
                                unspecified */
+    CNNCC_ERR_CPU = 7       /* the cpu or the OS lacks what the code needs: the kernel refused
+                               the AMX tile state (cnncc_model_create() fails with it) */
 };
 
 /* the largest thread count cnncc_model_set_num_threads() accepts */
@@ -138,6 +148,9 @@ int64_t cnncc_weights_bytes(void);         /* the blob the kernels read (weights
 
 /* The build this library belongs to (hex; the same string as "build_id" in meta.json). */
 const char *cnncc_build_id(void);
+
+/* What the kernels compute in: "fp32" or "bf16" (the same string as "precision" in meta.json). */
+const char *cnncc_precision(void);
 
 /* Message of the last failure in this thread ("" if none). Never NULL. */
 const char *cnncc_last_error(void);

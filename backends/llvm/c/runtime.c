@@ -59,6 +59,35 @@ static int fail(int code, const char *fmt, const char *arg) {
 
 const char *cnncc_last_error(void) { return last_error; }
 const char *cnncc_build_id(void) { return CNNCC_BUILD_ID; }
+const char *cnncc_precision(void) { return CNNCC_PRECISION; }
+
+/* Linux hands the AMX tile data state to a process only when it asks; the first tile
+ * instruction without it kills the process (SIGILL). One grant covers every thread, so the
+ * request is made once (the Python runtime's amx_permission.py makes the same one). */
+#define ARCH_REQ_XCOMP_PERM 0x1023
+#define XFEATURE_XTILEDATA 18
+
+static int request_amx(void) {
+#if CNNCC_REQUIRES_AMX
+    static pthread_mutex_t once = PTHREAD_MUTEX_INITIALIZER;
+    static int granted;
+    int rc = CNNCC_OK;
+    pthread_mutex_lock(&once);
+#if defined(__linux__) && defined(SYS_arch_prctl)
+    if (!granted && syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) != 0)
+        rc = fail(CNNCC_ERR_CPU, "the kernel refused this process the AMX tile state (arch_prctl "
+                                 "ARCH_REQ_XCOMP_PERM: %s); this library was compiled with AMX code: "
+                                 "recompile it with --precision fp32, or for a cpu without AMX", strerror(errno));
+#else
+    rc = fail(CNNCC_ERR_CPU, "this library uses AMX code, which needs Linux's permission request%s", "");
+#endif
+    if (rc == CNNCC_OK) granted = 1;
+    pthread_mutex_unlock(&once);
+    return rc;
+#else
+    return CNNCC_OK;
+#endif
+}
 
 /* More than 4 threads per core only slow a run down (the Python runtime clamps alike). */
 static int thread_cap(void) {
@@ -244,6 +273,7 @@ cnncc_model *cnncc_model_create(const char *weights_path) {
         }
         weights_path = buf;
     }
+    if (request_amx() != CNNCC_OK) return NULL;
     cnncc_model *m = calloc(1, sizeof *m);
     if (!m) {
         fail(CNNCC_ERR_MEMORY, "out of memory%s", "");
