@@ -97,3 +97,34 @@ def test_bench_refuses_an_unknown_precision(tmp_path, capsys):
     code = main(["bench", str(model), "--precision", "fp16"])
     assert code == 2
     assert "--precision 'fp16': expected a comma-separated list of fp32, bf16, auto" in capsys.readouterr().err
+
+
+def test_measure_a_reduced_precision_build(monkeypatch):
+    """The non-fp32 branch, with a stand-in build: fp32 outputs rounded to bf16 (8 bits of
+    mantissa), so its error against fp32 is known to lie in (0, 2**-8] of the peak."""
+    import cnncc
+
+    real_compile = cnncc.compile
+
+    def to_bf16(a):
+        bits = np.ascontiguousarray(a, dtype=np.float32).view(np.uint32)
+        return ((bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000).astype(np.uint32).view(np.float32)
+
+    class RoundedOutputs:
+        def __init__(self, inner):
+            self.inner, self.graph = inner, inner.graph
+
+        def run(self, feeds):
+            return {k: to_bf16(v) for k, v in self.inner.run(feeds).items()}
+
+    def compile_with_precision(model, precision="fp32", **kwargs):
+        built = real_compile(model, **kwargs)
+        return RoundedOutputs(built) if precision == "bf16" else built
+
+    monkeypatch.setattr(cnncc, "compile", compile_with_precision)
+    report = accuracy.measure("tiny", tiny_classifier(), {}, ["bf16"], accuracy.AccuracySettings("llvm", inputs=40))
+    (bf16,) = report.rows
+    assert bf16.status == "ok" and bf16.baseline == "cnncc llvm fp32"
+    assert bf16.stats.inputs == 40 and bf16.stats.top1_total == 40
+    assert 0 < bf16.stats.max_rel_to_peak <= 2**-8
+    assert bf16.stats.top1_agreement >= 0.9

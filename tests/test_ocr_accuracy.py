@@ -103,3 +103,11 @@ def test_reduced_precision_string_accuracy_within_one_point_of_fp32(samples, fp3
     reduced = ocr_accuracy.score(precision, ocr_accuracy.transcribe(nets, samples), truths, fp32_read)
     baseline = ocr_accuracy.score("fp32", fp32_read, truths, None)
     assert reduced.string_accuracy >= baseline.string_accuracy - 0.01, ocr_accuracy.misreads(samples, reduced)
+
+
+def test_score_collapses_whitespace_and_counts_agreement():
+    s = ocr_accuracy.score("x", ["a b", "c", " e "], ["a  b", "d", "e"], ["a b", "d", "e"])
+    assert s.lines == 3
+    assert s.string_accuracy == pytest.approx(2 / 3)
+    assert s.char_accuracy == pytest.approx(1 - 1 / 5)  # one substitution in 5 characters
+    assert s.fp32_agreement == pytest.approx(2 / 3)
