@@ -11,6 +11,7 @@ import os
 import sys
 import warnings
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -599,7 +600,8 @@ def bench(
     plot: Annotated[Optional[Path], typer.Option(help="Write a bar chart (PNG) of latency per contender and model.", show_default=False)] = None,
     seed: Annotated[int, typer.Option(help="Seed for the inputs.")] = 0,
     db: DbOpt = None,
-    precision: Annotated[str, typer.Option("--precision", help="cnncc precision(s), comma separated (fp32, bf16, auto): one contender per target and precision, named cnncc-TARGET-PRECISION past fp32. " + PRECISION_HELP)] = "fp32",
+    precision: Annotated[str, typer.Option("--precision", help="Precisions to build cnncc at, comma separated: fp32, bf16, auto. With any but fp32, an accuracy table per model follows: errors against cnncc fp32 and, for classifiers, top-1 agreement.")] = "fp32",
+    accuracy_inputs: Annotated[int, typer.Option("--accuracy-inputs", help="Seeded inputs for the accuracy table (seeds SEED, SEED+1, ...).", min=1)] = 100,
 ) -> None:
     """Benchmark cnncc's generated code against onnxruntime / TVM, interleaved, with medians and ratios."""
     from cnncc.bench.report import require_plotting
@@ -610,10 +612,12 @@ def bench(
 
     from cnncc import zoo as zoo_models
     from cnncc.backends.reference import interpret
+    from cnncc.bench import accuracy as bench_accuracy
+    from cnncc.bench import contenders as bench_contenders
     from cnncc.bench import models as bench_models
     from cnncc.bench.measure import Case, Result, run_case
     from cnncc.bench.peak import machine_peak
-    from cnncc.bench.report import machine_info, print_case, print_summary, to_json, write_json, write_plot
+    from cnncc.bench.report import machine_info, print_accuracy, print_case, print_summary, to_json, write_json, write_plot
     from cnncc.frontends.onnx import import_onnx
     from cnncc.stats import graph_stats
 
@@ -624,8 +628,10 @@ def bench(
         raise UsageError("give at least one model (file or zoo name), or --suite zoo")
     targets = [t for t in target.split(",") if t]
     peers = [p for p in against.split(",") if p]
-    contenders = _bench_contenders(targets, peers, opt_level, db, precision)
-    ours = len(contenders) - len(peers)
+    precisions = bench_accuracy.parse_precisions(precision)
+    # accuracy is measured against fp32, so its table always has an fp32 row
+    accuracy_precisions = list(dict.fromkeys(["fp32", *precisions])) if precisions != ["fp32"] else []
+    contenders = bench_contenders.make_contenders(targets, peers, opt_level, backend_options(db), tuple(precisions))
     thread_counts = _int_list(threads, "--threads")
     batches = _int_list(batch, "--batch")
     shapes_given = parse_input_shapes(input_shape)
@@ -634,6 +640,7 @@ def bench(
               f"best seen on this CPU {peak.best_seen_gflops_per_core:,.0f}")
 
     cases = []
+    accuracy = []
     planned = None if min_time else len(specs) * len(batches) * len(thread_counts) * repeat
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} runs"), TimeElapsedColumn())
     with Progress(*columns, console=out, transient=True) as progress:
@@ -666,36 +673,34 @@ def bench(
                     )
                     cases.append(case)
                     progress.console.print(f"done: {name}, batch {b}, {t} thread(s)")
+                for t in targets if accuracy_precisions else []:
+                    step(f"{name}: batch {b}: accuracy on {t}, {accuracy_inputs} inputs per precision")
+                    try:
+                        settings = bench_accuracy.AccuracySettings(t, accuracy_inputs, seed, opt_level, backend_options(db))
+                        accuracy.append(bench_accuracy.measure(name, specialized, shapes, accuracy_precisions, settings))
+                    except CnnccError as exc:  # fp32 itself does not build: the timing table says why
+                        progress.console.print(f"no accuracy table: {name} on {t}: {exc}", markup=False)
     for case in cases:
         print_case(out, case)
+    for report in accuracy:
+        print_accuracy(out, report)
     geo = {}
+    n_cnncc = len(targets) * len(precisions)
     if len(cases) > 1 and targets and peers:
-        geo = print_summary(out, cases, contenders[0].name, contenders[ours].name)
+        # one summary per precision of the first target; the JSON's geomean is the first's
+        summaries = [print_summary(out, cases, mine.name, contenders[n_cnncc].name) for mine in contenders[: len(precisions)]]
+        geo = summaries[0]
     command = "cnncc bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "cnncc bench"
     if json_out is not None:
         payload = to_json(cases, machine_info(peak), command)
         payload["geomean_ratio_by_threads"] = geo
+        payload["accuracy"] = [asdict(report) for report in accuracy]
         write_json(json_out, payload)
         out.print(f"wrote {json_out}")
     if plot is not None:
         info = machine_info()
         write_plot(plot, cases, f"cnncc bench on {info.get('cpu_model', '?')}, {info.get('cores')} cores, {info['date'][:10]}")
         out.print(f"wrote {plot}")
-
-
-def _bench_contenders(targets: list[str], peers: list[str], opt_level: int, db: Path | None, precision: str) -> list:
-    """cnncc's contenders, one per target and precision (fp32 keeps the name cnncc-TARGET,
-    others get -PRECISION appended), then the peers."""
-    from cnncc.bench import contenders as bench_contenders
-
-    precisions = list(dict.fromkeys(p for p in precision.split(",") if p)) or ["fp32"]
-    ours = []
-    for p in precisions:
-        made = bench_contenders.make_contenders(targets, [], opt_level, backend_options(db, precision=p))
-        for c in made:
-            c.name += "" if p == "fp32" else f"-{p}"
-        ours += made
-    return ours + bench_contenders.make_contenders([], peers, opt_level)
 
 
 # -- entry point ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from cnncc.bench.memory import peak_rss_mib, reset_peak
+from cnncc.errors import UsageError
 
 
 @dataclass
@@ -44,19 +45,22 @@ def _measured(name: str, prepare: Callable[[], tuple[Callable, float, int | None
 
 
 class CnnccContender:
-    def __init__(self, target: str, opt_level: int = 2, options: dict | None = None):
+    def __init__(self, target: str, opt_level: int = 2, options: dict | None = None, precision: str = "fp32"):
         self.target = target
         self.opt_level = opt_level
         self.options = dict(options or {})
-        self.name = f"cnncc-{target}"
+        self.precision = precision
+        self.name = f"cnncc-{target}" if precision == "fp32" else f"cnncc-{target}-{precision}"
 
     def prepare(self, model, input_shapes, feeds, threads: int) -> Prepared:
-        import cnncc
+        from cnncc.bench.accuracy import PrecisionUnavailable, compile_at
 
         def build():
             t0 = time.perf_counter()
             try:
-                compiled = cnncc.compile(model, target=self.target, input_shapes=input_shapes, opt_level=self.opt_level, **self.options)
+                compiled = compile_at(model, self.target, self.precision, input_shapes, self.opt_level, self.options)
+            except PrecisionUnavailable as exc:
+                raise Unavailable(str(exc)) from exc
             except Exception as exc:  # noqa: BLE001 - any failure is this contender's row
                 raise Unavailable(f"{type(exc).__name__}: {exc}") from exc
             compile_s = time.perf_counter() - t0
@@ -86,10 +90,16 @@ class CnnccContender:
         from cnncc.stats import layer_shape
 
         backend, options = get_backend(self.target)
+        if self.precision != "fp32":
+            options["precision"] = self.precision
         try:
             profiled = backend.build(compiled.graph, **options, **self.options, params={"profile": True})
         except TypeError:
             raise Unavailable(f"target {self.target} cannot time its kernels") from None
+        except UsageError as exc:
+            if self.precision == "fp32":
+                raise
+            raise Unavailable(f"target {self.target} cannot time its kernels at {self.precision}: {exc}") from None
         if not hasattr(profiled, "profile"):
             raise Unavailable(f"target {self.target} cannot time its kernels")
         os.environ["CNNCC_NUM_THREADS"] = str(threads)
@@ -200,14 +210,14 @@ def feeds_shapes(feeds: Mapping[str, np.ndarray]) -> dict[str, tuple[int, ...]]:
     return {k: tuple(v.shape) for k, v in feeds.items()}
 
 
-def make_contenders(targets: list[str], against: list[str], opt_level: int = 2, options: dict | None = None) -> list:
-    """cnncc's targets first (built with ``options``, e.g. a tuning db_dir), then the peers."""
+def make_contenders(targets: list[str], against: list[str], opt_level: int = 2, options: dict | None = None,
+                    precisions: tuple[str, ...] = ("fp32",)) -> list:
+    """cnncc's targets first, each at every precision (built with ``options``, e.g. a tuning
+    db_dir), then the peers."""
     peers = {"onnxruntime": OnnxruntimeContender, "ort": OnnxruntimeContender, "tvm": TvmRelaxContender, "reference": ReferenceContender}
-    out = [CnnccContender(t, opt_level, options) for t in targets]
+    out = [CnnccContender(t, opt_level, options, p) for t in targets for p in precisions]
     for name in against:
         if name not in peers:
-            from cnncc.errors import UsageError
-
             raise UsageError(f"--against {name!r}: choose from onnxruntime, tvm, reference")
         out.append(peers[name]())
     return out

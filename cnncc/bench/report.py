@@ -153,6 +153,35 @@ def print_summary(console: Console, cases: list[Case], contender: str, peer: str
     return geo
 
 
+def print_accuracy(console: Console, report) -> None:
+    """One row per precision of an accuracy.AccuracyReport: errors against its baseline and,
+    for a classifier, top-1 agreement with fp32."""
+    title = f"{report.model}: accuracy on {report.target}"
+    if report.classifier:
+        title += f" (classifier: top-1 of {report.classifier}; fp32 chose {report.fp32_classes} distinct classes)"
+    table = Table(title=title)
+    for col in ("precision", "against", "inputs", "max abs err", "max err / max |fp32|", "top-1 agreement"):
+        table.add_column(col, justify="left" if col in ("precision", "against") else "right")
+    for row in report.rows:
+        s = row.stats
+        if s is None:
+            table.add_row(row.precision, row.baseline, "[yellow]n/a[/yellow]", "-", "-", "-")
+            continue
+        agreement = s.top1_agreement
+        table.add_row(
+            row.precision,
+            row.baseline,
+            str(s.inputs),
+            _fmt(s.max_abs_err, ".2e"),
+            _fmt(s.max_rel_to_peak, ".2e"),
+            "-" if agreement is None else f"{100 * agreement:.1f}% ({s.top1_same}/{s.top1_total})",
+        )
+    console.print(table)
+    for row in report.rows:
+        if row.stats is None:
+            console.print(f"  {row.precision}: {row.status}", markup=False)
+
+
 def to_json(cases: list[Case], info: dict, command: str) -> dict:
     out = {"command": command, "machine": info, "cases": []}
     for case in cases:
