@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnncc.errors import BackendError, UsageError
+from cnncc.precision import PRECISIONS, check_precision
 
-PRECISIONS = ("fp32", "bf16", "auto")
 MIN_CLASSES = 10  # an output of at least this many scores per sample is a classifier's
 
 
@@ -26,10 +26,9 @@ class PrecisionUnavailable(Exception):
 
 def parse_precisions(text: str) -> list[str]:
     values = [p.strip() for p in text.split(",") if p.strip()]
-    bad = [p for p in values if p not in PRECISIONS]
-    if not values or bad:
+    if not values:
         raise UsageError(f"--precision {text!r}: expected a comma-separated list of {', '.join(PRECISIONS)}")
-    return list(dict.fromkeys(values))
+    return list(dict.fromkeys(check_precision(p) for p in values))
 
 
 def compile_at(model, target: str, precision: str, input_shapes=None, opt_level: int = 2, options: dict | None = None):
