@@ -6,6 +6,8 @@ ordered list of conv algorithms and the selector.
 
 An algorithm is a ``ConvKernel`` (conv_kernel.py), one family per file:
 
+* bf16 channel vectors (conv_bf16.py): builds at bf16 on cpus with AVX512-BF16, the
+  channel-vector kernel on bf16 input-channel pairs (vdpbf16ps);
 * Winograd F(m x m, 3x3) (winograd.py) for 3x3 stride-1 convs, chosen by ``winograd.chosen``;
 * depthwise planes and depthwise rows (conv_depthwise.py);
 * pixel vectors (conv_pixels.py): pixels in the vector lanes, for few taps per output;
@@ -23,6 +25,7 @@ from __future__ import annotations
 from cnncc.errors import LoweringNotApplicable
 
 from ..lowering import register
+from .conv_bf16 import Bf16ChannelVectors
 from .conv_depthwise import DepthwisePlanes, DepthwiseRows
 from .conv_direct import ChannelVectors, Rows
 from .conv_geom import conv_geom
@@ -36,8 +39,8 @@ CONV_KEYS = ("kernel_shape", "strides", "pads", "dilations", "group")
 
 # the first that applies is emitted: the specialized kernels before the general ones, rows
 # (which applies to every conv) last
-ALGORITHMS: list[ConvKernel] = [Winograd(), DepthwisePlanes(), DepthwiseRows(), PixelVectors(), ChannelVectors(),
-                                Rows()]
+ALGORITHMS: list[ConvKernel] = [Bf16ChannelVectors(), Winograd(), DepthwisePlanes(), DepthwiseRows(), PixelVectors(),
+                                ChannelVectors(), Rows()]
 
 
 def register_algorithm(algorithm: ConvKernel, before: str | None = None) -> ConvKernel:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from llvmlite import ir
@@ -27,6 +27,7 @@ from ..layout import check_blocked_conv
 from .conv_geom import ConvGeom, ceil_div, floor_div
 from .conv_kernel import ConvJob, ConvKernel
 from .conv_schedule import ConvSchedule, fits_registers
+from .dot import FP32_DOT, DotStep
 from .tile_sweep import Sweep, edge_tiles, sweep_row
 from .vectors import splat, transpose
 
@@ -126,6 +127,7 @@ class _Block:
     NV: int = 1
     OB: int = 1
     padded: bool = False
+    dot: DotStep = FP32_DOT
 
 
 @dataclass(frozen=True)
@@ -164,11 +166,14 @@ class Rows(ConvKernel):
         return _emit_direct(k, job, False)
 
 
-def _emit_direct(k, job: ConvJob, vec: bool) -> bool:
+def _emit_direct(k, job: ConvJob, vec: bool, dot: DotStep = FP32_DOT) -> bool:
+    """The channel-vector (``vec``) or row kernel of ``job``; ``dot``: how the channel-vector
+    kernel multiplies (the input it reads and its geometry, the weight packing)."""
     em = k.em
-    geo, epi = job.geom, job.epilogue
+    epi = job.epilogue
     sched = k.schedule(ConvSchedule)
-    x = conv_input(k, geo)
+    x, geo = dot.input(k, job.geom)
+    job = replace(job, geom=geo)
     N, M, G, Cg, Mg, OD, OH, OW = geo.N, geo.M, geo.G, geo.Cg, geo.Mg, geo.OD, geo.OH, geo.OW
     xb, yb = geo.xb, geo.yb
     KH, KW = geo.KD * geo.KH, geo.KW  # (kd, kh) pairs are walked as one tap-row index
@@ -189,17 +194,17 @@ def _emit_direct(k, job: ConvJob, vec: bool) -> bool:
     if not vec:
         NV, Mp = 1, Mg
     R = NV * V if vec else pick_block(Mg, sched.oc_block)
-    k.algorithm = ((f"direct {R}ch" if vec else "rows") + (" pointwise" if KH * KW == 1 and geo.sh == geo.sw == 1 else "")
+    k.algorithm = dot.label + ((f"direct {R}ch" if vec else "rows") + (" pointwise" if KH * KW == 1 and geo.sh == geo.sw == 1 else "")
                    + (f" {'in' if xb else ''}{'+' if xb and yb else ''}{'out' if yb else ''} NHWC" if geo.blocked else ""))
     OB = Mp // R
 
     wdata = geo.weights
     if wdata is not None:
-        wg = wdata.reshape(G, Mg, Cg, KH, KW)
+        wg = wdata.reshape(G, Mg, -1, KH, KW)  # (the node's input channels: a step may take several)
         if Mp > Mg:  # zero output channels up to whole tiles; their lanes are never stored
-            wg = np.concatenate([wg, np.zeros((G, Mp - Mg, Cg, KH, KW), wg.dtype)], axis=1)
-        packed = wg.reshape(G, OB, R, Cg, KH, KW).transpose(0, 1, 3, 4, 5, 2)
-        wp = k.table(("conv.w", id(geo.node.inputs[1]), R), np.ascontiguousarray(packed, dtype=np.float32))
+            wg = np.concatenate([wg, np.zeros((G, Mp - Mg) + wg.shape[2:], wg.dtype)], axis=1)
+        packed = dot.pack(wg.reshape(G, OB, R, -1, KH, KW))
+        wp = k.table(("conv.w", id(geo.node.inputs[1]), R, dot.precision), packed)
 
         def w_off(g, ob, ic, kh, kw, r):
             return em.lin([(g, OB * Cg * KH * KW * R), (ob, Cg * KH * KW * R), (ic, KH * KW * R),
@@ -211,7 +216,7 @@ def _emit_direct(k, job: ConvJob, vec: bool) -> bool:
             oc = em.add(em.mul(g, Mg), em.add(em.mul(ob, R), r))
             return em.lin([(oc, Cg * KH * KW), (ic, KH * KW), (kh, KW)], kw)
 
-    blk = _Block(x, wp, w_off, R, V, NV, OB, Mp > Mg)
+    blk = _Block(x, wp, w_off, R, V, NV, OB, Mp > Mg, dot)
     with k.parallel_loop(N * G * OB * OD * OH, Cg * KH * KW * OW * R) as t:
         if xb:  # an NHWC row holds every input channel: its channel blocks one after another
             n, g, od, oh, ob = em.unravel(t, [N, G, OD, OH, OB])  # (ResNet-50 256->64 at 56x56 8% faster)
@@ -403,7 +408,7 @@ def _vector_rows(k, job: ConvJob, blk: _Block, item: _Item) -> None:
                     xv = em.load(x, em.add(xrow, em.mul(iw, geo.xb) if geo.xb else iw), F32)
                     xs = splat(b, xv, V)
                     for wv, a in zip(wvs, accs[j]):
-                        b.store(b.fadd(b.load(a, typ=VT), b.fmul(wv, xs, flags=FAST), flags=FAST), a)
+                        b.store(blk.dot.mac(b, b.load(a, typ=VT), wv, xs), a)
         if blocked_out is not None:
             yb, image, pix0 = blocked_out
             for v in range(NV):

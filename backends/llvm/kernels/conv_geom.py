@@ -94,6 +94,7 @@ class ConvGeom(Window):
     xb: int = 0                    # X stored NCHW[xb]c (passes/backend_layout.py; 0: NCHW)
     yb: int = 0                    # Y (and residuals) stored NCHW[yb]c
     subsample: Window | None = None
+    precision: str = "fp32"        # what the build lets a kernel compute in (Kernel.precision)
 
     @property
     def win(self) -> Window:
@@ -146,7 +147,7 @@ def conv_geom(k, node, o_shape, whole_map: bool = False) -> ConvGeom:
     unpadded = a.pads[-1] == 0 and ph == pw == 0 and (len(o_shape) == 3 or a.pads[2] == 0)
     g = ConvGeom(H, W, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw, node=node, o_shape=tuple(o_shape), N=N, C=C,
                  M=w_shape[0], G=a.group, D=D, OD=OD, KD=KD, sd=sd, dd=dd, pd=pd, weights=k.const_input(1),
-                 unpadded=unpadded, xb=a.get("x_block", 0), yb=a.get("y_block", 0))
+                 unpadded=unpadded, xb=a.get("x_block", 0), yb=a.get("y_block", 0), precision=k.precision)
     if (len(o_shape) == 4 and KH == KW == 1 and (sh, sw) != (1, 1) and unpadded and g.Cg > 1
             and g.weights is not None and (sched.algorithm in ("auto", "direct") or g.blocked)):
         # (blocked storage: whatever the algorithm, which only the pointwise form can take)

@@ -1,0 +1,194 @@
+"""bf16 convolutions on AVX512-BF16 dot products: the channel-vector kernel (conv_direct.py)
+with input channels taken in pairs.
+
+``vdpbf16ps acc, w, x`` adds, in each of its fp32 lanes, w[2i]*x[2i] + w[2i+1]*x[2i+1]: twice
+the multiply-adds of an fp32 FMA per instruction, and on cpus that issue it as often as an
+FMA (AMD Zen 4 and 5) twice the peak. One step of the kernel is a pair of input channels:
+the weight vector holds (w[oc][ic], w[oc][ic+1]) per output channel lane, and the input
+broadcast is one 32-bit word holding (x[ic], x[ic+1]) of one pixel. So the kernel first
+converts its input to bf16 pairs in scratch, [n][g][ic/2][pixel] words (a strided 1x1 conv's
+subsampling folded in), then runs the fp32 kernel's tiles, sweeps and epilogue unchanged:
+accumulators are fp32, the epilogue runs in fp32 and the output is stored as fp32.
+
+Rounding is to nearest even, in integer arithmetic (a NaN whose payload is only in the low
+16 bits may become an infinity). An odd channel count is padded with a zero channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+from llvmlite import ir
+from llvmlite.ir.types import _BaseFloatType
+
+from ..emit import F32, I32
+from .conv_direct import _emit_direct, _tiles_of
+from .conv_geom import ConvGeom
+from .conv_kernel import ConvJob, ConvKernel
+from .dot import DotStep
+
+BF16_FEATURE = "avx512bf16"
+# register widths of vdpbf16ps (the 128/256-bit forms need AVX512VL)
+DOT_LANES = (16, 8, 4)
+# pixels converted per vector step
+CONVERT_LANES = 16
+
+
+class BFloatType(_BaseFloatType):
+    """LLVM's ``bfloat`` (llvmlite 0.50's ir has no such type; only the intrinsics use it)."""
+    null = "0.0"
+    intrinsic_name = "bf16"
+
+    def __str__(self):
+        return "bfloat"
+
+
+BFloatType._create_instance()
+BF16 = BFloatType()
+
+
+def round_to_bf16(x: np.ndarray) -> np.ndarray:
+    """float32 -> bf16 bit patterns (uint16), rounded to nearest even; NaN stays NaN."""
+    u = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    r = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
+    nan = np.isnan(np.asarray(x, dtype=np.float32))
+    return np.where(nan, np.uint16(0x7FC0), r)
+
+
+def bf16_to_float(bits: np.ndarray) -> np.ndarray:
+    return (np.asarray(bits, dtype=np.uint16).astype(np.uint32) << 16).view(np.float32)
+
+
+def _dot_intrinsic(module: ir.Module, lanes: int) -> ir.Function:
+    name = f"llvm.x86.avx512bf16.dpbf16ps.{lanes * 32}"
+    fn = module.globals.get(name)
+    if fn is None:
+        vt, pt = ir.VectorType(F32, lanes), ir.VectorType(BF16, 2 * lanes)
+        fn = ir.Function(module, ir.FunctionType(vt, [vt, pt, pt]), name)
+    return fn
+
+
+def _rounded_bits(b, v, t: ir.Type):
+    """The float(s) ``v`` as i32 bits whose upper half is the bf16 rounded to nearest even."""
+    def c(x):
+        return ir.Constant(t, [x] * t.count) if isinstance(t, ir.VectorType) else ir.Constant(t, x)
+    u = b.bitcast(v, t)
+    odd = b.and_(b.lshr(u, c(16)), c(1))
+    return b.add(b.add(u, c(0x7FFF)), odd)
+
+
+def _pair(b, lo, hi, t: ir.Type, hi_mask):
+    """One word per lane: bf16(lo) in the low half, bf16(hi) in the high half."""
+    def c(x):
+        return ir.Constant(t, [x] * t.count) if isinstance(t, ir.VectorType) else ir.Constant(t, x)
+    return b.or_(b.and_(_rounded_bits(b, hi, t), hi_mask(c)), b.lshr(_rounded_bits(b, lo, t), c(16)))
+
+
+def paired_input(k, geom: ConvGeom):
+    """Input channel pairs of ``geom`` as bf16 words in scratch, and the geometry the kernel
+    reads them with (C: the pairs; one word per pixel)."""
+    em, b = k.em, k.em.b
+    x = k.inp(0)
+    G, Cg = geom.G, geom.Cg
+    pairs = (Cg + 1) // 2
+    pixels = geom.D * geom.H * geom.W
+    src = geom.subsample
+    # source rows: the whole plane as one row, or a strided 1x1 conv's kept rows and pixels
+    if src is None:
+        rows, width, pitch, step, plane_in = 1, pixels, 0, 1, pixels
+    else:
+        rows, width, pitch, step, plane_in = src.OH, src.OW, src.sh * src.W, src.sw, src.H * src.W
+    # whole vectors whose loads stay inside their source row
+    nvec = width // CONVERT_LANES if step == 1 else min(width // CONVERT_LANES,
+                                                       (src.W - step + 1) // (CONVERT_LANES * step))
+    words = k.scratch(geom.N * G * pairs * pixels * 4)
+    VT = ir.VectorType(F32, CONVERT_LANES)
+    IV = ir.VectorType(I32, CONVERT_LANES)
+    with k.parallel_loop(geom.N * G * pairs * rows, 2 * width) as t:
+        n, g, icp, r = em.unravel(t, [geom.N, G, pairs, rows])
+        c0 = em.add(em.mul(g, Cg), em.mul(icp, 2))
+        lo = em.add(em.mul(em.add(em.mul(n, geom.C), c0), plane_in), em.mul(r, pitch))
+        if Cg % 2:  # the last pair of a group has no second channel: its half is zero
+            has_hi = b.icmp_signed("<", em.i64(em.add(em.mul(icp, 2), 1)), em.i64(Cg))
+            hi = em.add(lo, b.select(has_hi, em.i64(plane_in), em.i64(0)))
+
+            def hi_mask(c):
+                keep = c(0xFFFF0000 - (1 << 32))
+                return b.select(has_hi, keep, c(0))
+        else:
+            hi = em.add(lo, plane_in)
+
+            def hi_mask(c):
+                return c(0xFFFF0000 - (1 << 32))
+        dst = em.mul(t, width)
+        if nvec:
+            with em.loop(0, nvec, name="q") as q:
+                q0 = em.mul(q, CONVERT_LANES)
+                a = _load_pixels(em, x, em.add(lo, em.mul(q0, step)), step)
+                c = _load_pixels(em, x, em.add(hi, em.mul(q0, step)), step)
+                b.store(_pair(b, a, c, IV, hi_mask), em.gep(words, em.add(dst, q0), I32), align=4)
+        if nvec * CONVERT_LANES < width:
+            with em.loop(nvec * CONVERT_LANES, width, name="q") as q:
+                a = em.load(x, em.add(lo, em.mul(q, step)), F32)
+                c = em.load(x, em.add(hi, em.mul(q, step)), F32)
+                em.store(_pair(b, a, c, I32, hi_mask), words, em.add(dst, q), I32)
+    k.barrier()
+    return words, replace(geom, C=G * pairs, subsample=None)
+
+
+def _load_pixels(em, x, idx, step: int):
+    """CONVERT_LANES floats x[idx + j*step]: one load, and a shuffle when strided."""
+    b = em.b
+    wide = (CONVERT_LANES - 1) * step + 1
+    v = b.load(em.gep(x, idx, F32), typ=ir.VectorType(F32, wide), align=4)
+    if step == 1:
+        return v
+    return b.shuffle_vector(v, ir.Constant(v.type, ir.Undefined),
+                            ir.Constant(ir.VectorType(I32, CONVERT_LANES), [j * step for j in range(CONVERT_LANES)]))
+
+
+@dataclass(frozen=True)
+class Bf16Pairs(DotStep):
+    """A pair of input channels per step: bf16 weights and inputs, fp32 accumulators."""
+
+    label: str = "bf16 "
+    precision: str = "bf16"
+
+    def input(self, k, geom):
+        return paired_input(k, geom)
+
+    def pack(self, w: np.ndarray) -> np.ndarray:
+        G, OB, R, Cg, KH, KW = w.shape
+        if Cg % 2:
+            w = np.concatenate([w, np.zeros((G, OB, R, 1, KH, KW), w.dtype)], axis=3)
+        pairs = w.reshape(G, OB, R, (Cg + 1) // 2, 2, KH, KW).transpose(0, 1, 3, 5, 6, 2, 4)
+        return np.ascontiguousarray(round_to_bf16(pairs))  # [g][ob][icp][kh][kw][r][2]
+
+    def mac(self, b, acc, w, x):
+        lanes = acc.type.count
+        pt = ir.VectorType(BF16, 2 * lanes)
+        fn = _dot_intrinsic(b.block.function.module, lanes)
+        return b.call(fn, [acc, b.bitcast(w, pt), b.bitcast(x, pt)])
+
+
+BF16_PAIRS = Bf16Pairs()
+
+
+class Bf16ChannelVectors(ConvKernel):
+    """The channel-vector kernel on bf16 pairs, for builds at bf16 on cpus with AVX512-BF16;
+    plain NCHW input (a blocked input stays with the fp32 kernel) and constant weights."""
+
+    name = "bf16 channel vectors"
+
+    def applies(self, geom, schedule, target) -> bool:
+        if geom.precision != "bf16" or not target.has_feature(BF16_FEATURE):
+            return False
+        if geom.weights is None or geom.xb or geom.Cg < 2 or schedule.algorithm not in ("auto", "direct"):
+            return False
+        V = _tiles_of(geom, schedule, target)[0]
+        return V in DOT_LANES and (V == 16 or target.has_feature("avx512vl"))
+
+    def emit(self, k, job: ConvJob) -> bool:
+        k.precision_used = "bf16"
+        return _emit_direct(k, job, True, BF16_PAIRS)

@@ -1,0 +1,39 @@
+"""How a direct conv kernel multiplies: ``DotStep``, the part of the channel-vector kernel
+(conv_direct.py) that depends on the arithmetic precision. A step says how the input is
+stored for the kernel, how weights are packed into vectors, and what one multiply-add of a
+weight vector by a broadcast input is. FP32_DOT is the fp32 FMA; conv_bf16.py has bf16 pairs
+on vdpbf16ps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..emit import FAST
+
+
+@dataclass(frozen=True)
+class DotStep:
+    """fp32: one input channel per step, ``acc + w * x`` (contracted to an FMA).
+
+    ``label``: prefix of the kernel's algorithm name ("" for fp32). ``input(k, geom)``: the
+    input buffer the kernel reads and the geometry it is read with. ``pack(w)``: the weights
+    [g][ob][r][ic][kh][kw] as the table the kernel loads, [g][ob][ic][kh][kw][r] for fp32.
+    ``mac(b, acc, w, x)``: acc + w*x for a weight vector and a broadcast input vector."""
+
+    label: str = ""
+    precision: str = "fp32"
+
+    def input(self, k, geom):
+        from .conv_direct import conv_input
+        return conv_input(k, geom), geom
+
+    def pack(self, w: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(w.transpose(0, 1, 3, 4, 5, 2), dtype=np.float32)
+
+    def mac(self, b, acc, w, x):
+        return b.fadd(acc, b.fmul(w, x, flags=FAST), flags=FAST)
+
+
+FP32_DOT = DotStep()
