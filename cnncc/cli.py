@@ -180,7 +180,7 @@ def inspect(
     print_after: PrintAfterOpt = None,
     pass_stats: PassStatsOpt = False,
     target: PipelineTargetOpt = None,
-    precision: Annotated[Optional[str], typer.Option("--precision", help="Also generate llvm code at this precision (fp32, bf16, auto) and list which nodes' kernels compute in it and which stay fp32, with the conversions at their edges.", show_default=False)] = None,
+    precision: Annotated[Optional[str], typer.Option("--precision", help="Also generate llvm code at this precision (fp32, bf16, auto) and list which nodes' kernels compute in it and which stay fp32 (a reduced-precision kernel rounds its fp32 inputs as it reads them).", show_default=False)] = None,
     cpu: Annotated[Optional[str], typer.Option("--cpu", help="With --precision: the cpu to generate for (e.g. sapphirerapids); default this host.", show_default=False)] = None,
 ) -> None:
     """Inputs, outputs, op histogram, parameters and MACs of a model (with --precision: what each kernel computes in)."""
@@ -248,7 +248,7 @@ def _print_precisions(graph, cpu: str | None, precision: str) -> None:
     gen, rows = precision_report(graph, cpu, precision)
     table = Table(title=f"kernels by precision (llvm, cpu {gen.target.cpu}, --precision {precision} -> {gen.precision})")
     for col, just in (("node", "left"), ("op", "left"), ("algorithm", "left"), ("precision", "left"),
-                      ("MMACs", "right"), ("conversions at its edges", "left")):
+                      ("MMACs", "right"), ("inputs it rounds", "left")):
         table.add_column(col, justify=just)
     for r in rows:
         table.add_row(r.node, r.op, r.algorithm or "-", r.precision, f"{r.macs / 1e6:,.1f}", ", ".join(r.conversions) or "-")
@@ -260,7 +260,7 @@ def _print_precisions(graph, cpu: str | None, precision: str) -> None:
         share = 100 * sum(r.macs for r in mine) / total_macs
         parts.append(f"{p} kernels: {len(mine)} of {len(rows)} ({share:.1f}% of MACs)")
     conversions = sum(len(r.conversions) for r in rows)
-    out.print("; ".join(parts) + f"; conversions at {conversions} edge(s)")
+    out.print("; ".join(parts) + f"; {conversions} input(s) rounded as kernels read them (activations are stored fp32)")
     if gen.precision != "fp32" and all(r.precision == "fp32" for r in rows):
         out.print(f"no node of this model has a {gen.precision} kernel for cpu {gen.target.cpu}: it computes in fp32")
 

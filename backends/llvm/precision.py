@@ -4,10 +4,10 @@ kernels computed in it (``cnncc inspect --precision``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from cnncc.errors import UsageError
-from cnncc.ir import Graph, Node, Value
+from cnncc.ir import Graph
 from cnncc.ops import count_macs
 from cnncc.precision import AUTO, BF16, FP32, check_precision
 
@@ -39,58 +39,32 @@ def resolve_precision(precision: object, target: TargetInfo) -> str:
 
 @dataclass(frozen=True)
 class KernelPrecision:
-    """One kernel of a generated module: what it computes in, and where its operands change
-    precision on the way in or out (graph inputs and outputs are fp32)."""
+    """One kernel of a generated module: what it computes in, and the conversions it makes
+    (activations are stored fp32 between kernels: a bf16 kernel rounds what it reads)."""
 
     node: str
     op: str
     algorithm: str
     precision: str
     macs: int
-    conversions: tuple[str, ...]  # "x: fp32->bf16", "y: bf16->fp32 (output)"
+    conversions: tuple[str, ...]  # "x: fp32->bf16"
 
 
 def kernel_precisions(graph: Graph, gen: GeneratedModule) -> list[KernelPrecision]:
     """Per kernel of ``gen`` (generated from ``graph``), in run order: the precision its
-    lowering used (KernelInfo.precision) and the conversions at its edges. A node without a
-    kernel (a view, a concat written in place) passes its inputs' precision on."""
+    lowering used (KernelInfo.precision) and the activations it converts on the way in
+    (weights are packed at its precision at compile time). Nodes without a kernel (views,
+    concats written in place) are not listed."""
     free = kernel_free_nodes(graph, VIEW_OPS)
     kernel_nodes = [n for n in graph.nodes if id(n) not in free]
-    info = dict(zip(map(id, kernel_nodes), gen.kernels))
-    produced: dict[int, str] = {id(v): FP32 for v in graph.inputs}
-    rows: dict[int, KernelPrecision] = {}
-    for node in graph.nodes:
-        # activations only: weights are packed for the kernel's precision at compile time
+    rows = []
+    for node, k in zip(kernel_nodes, gen.kernels):
         data = [v for v in node.inputs if v is not None and not v.is_constant]
-        ins = [produced.get(id(v), FP32) for v in data]
-        k = info.get(id(node))
-        if k is None:  # no kernel: storage shared with its inputs
-            out = ins[0] if ins and len(set(ins)) == 1 else FP32
-        else:
-            out = k.precision
-            conv = tuple(f"{v.name}: {p}->{out}" for v, p in zip(data, ins) if p != out)
-            macs = count_macs(node.op, [v.type for v in node.inputs if v is not None],
-                              [v.type for v in node.outputs], node.attrs)
-            rows[id(node)] = KernelPrecision(node.name, node.op, k.algorithm, out, macs, conv)
-        for v in node.outputs:
-            produced[id(v)] = out
-    # results leave as fp32: the last kernel before an output converts
-    for v in graph.outputs:
-        p = produced.get(id(v), FP32)
-        producer = _kernel_behind(v, free)
-        if p != FP32 and producer is not None and id(producer) in rows:
-            r = rows[id(producer)]
-            rows[id(producer)] = replace(r, conversions=r.conversions + (f"{v.name}: {p}->{FP32} (output)",))
-    return [rows[id(n)] for n in kernel_nodes]
-
-
-def _kernel_behind(v: Value, free: set[int]) -> Node | None:
-    """The node whose kernel writes ``v`` (through views)."""
-    node = v.producer
-    while node is not None and id(node) in free:
-        data = [u for u in node.inputs if u is not None and not u.is_constant]
-        node = data[0].producer if data else None
-    return node
+        conv = tuple(f"{v.name}: {FP32}->{k.precision}" for v in data) if k.precision != FP32 else ()
+        macs = count_macs(node.op, [v.type for v in node.inputs if v is not None],
+                          [v.type for v in node.outputs], node.attrs)
+        rows.append(KernelPrecision(node.name, node.op, k.algorithm, k.precision, macs, conv))
+    return rows
 
 
 def precision_report(graph: Graph, cpu: str | None, precision: str) -> tuple[GeneratedModule, list[KernelPrecision]]:

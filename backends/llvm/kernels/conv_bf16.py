@@ -29,7 +29,7 @@ from .conv_kernel import ConvJob, ConvKernel
 from .dot import DotStep
 
 BF16_FEATURE = "avx512bf16"
-# register widths of vdpbf16ps (the 128/256-bit forms need AVX512VL)
+# fp32 lanes of the forms of vdpbf16ps
 DOT_LANES = (16, 8, 4)
 # pixels converted per vector step
 CONVERT_LANES = 16
@@ -186,8 +186,8 @@ class Bf16ChannelVectors(ConvKernel):
             return False
         if geom.weights is None or geom.xb or geom.Cg < 2 or schedule.algorithm not in ("auto", "direct"):
             return False
-        V = _tiles_of(geom, schedule, target)[0]
-        return V in DOT_LANES and (V == 16 or target.has_feature("avx512vl"))
+        # (the 128/256-bit forms need AVX512VL, which every cpu with AVX512-BF16 has)
+        return _tiles_of(geom, schedule, target)[0] in DOT_LANES
 
     def emit(self, k, job: ConvJob) -> bool:
         k.precision_used = "bf16"
