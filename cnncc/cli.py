@@ -693,8 +693,7 @@ def bench(
         # the first cnncc contender against the first peer, as before there were several peers
         geo = next(iter(next(iter(by_peer.values())).values()))
     scaling = thread_scaling(cases)
-    if scaling:
-        print_thread_scaling(out, scaling)
+    print_thread_scaling(out, cases)
     command = "cnncc bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "cnncc bench"
     if json_out is not None:
         payload = to_json(cases, machine_info(peak), command)

@@ -322,3 +322,20 @@ def test_run_case_times_every_contender_the_same_number_of_calls(tmp_path):
     assert advanced == [5, 2]
     (ratio,) = case.ratios
     assert (ratio.contender, ratio.peer, ratio.pairs) == ("cnncc-fake", "peer", 7)
+
+
+def test_thread_scaling_pairs_each_model_with_its_own_one_thread_case():
+    from cnncc.bench.measure import Case, Result
+    from cnncc.bench.report import thread_scaling
+
+    def case(model, threads, cnncc_s, peer_s, peer_status="ok"):
+        results = [Result("cnncc-llvm", times_s=[cnncc_s]), Result("peer", status=peer_status, times_s=[peer_s] if peer_status == "ok" else [])]
+        return Case(model, threads, 1, 0, results, [])
+
+    # the same model given twice is two groups; a peer that failed at 2 threads has no row
+    cases = [case("a", 1, 4.0, 8.0), case("a", 2, 2.0, 6.0), case("a", 1, 4.0, 8.0), case("a", 2, 3.0, 0.0, "failed: x"),
+             case("b", 2, 1.0, 1.0)]
+    rows = thread_scaling(cases)
+    assert [(r["model"], r["contender"], r["threads"], r["ratio"]) for r in rows] == [
+        ("a", "cnncc-llvm", 2, 0.5), ("a", "peer", 2, 0.75), ("a", "cnncc-llvm", 2, 0.75),
+    ]

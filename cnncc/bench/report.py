@@ -177,22 +177,44 @@ def print_peer_summaries(console: Console, cases: list[Case], n_cnncc: int) -> d
     return out
 
 
-def thread_scaling(cases: list[Case]) -> list[dict]:
-    """Per model, batch and contender: median time at each thread count above 1 over the
-    median at 1 thread (0.5 is perfect scaling on 2 threads). Empty without a 1-thread case."""
-    rows = []
-    for base in (c for c in cases if c.threads == 1):
-        for case in cases:
-            if case.model != base.model or case.batch != base.batch or case.threads < 2:
+def _scaling_groups(cases: list[Case]) -> list[list[dict]]:
+    """Per model and batch (its cases follow each other, one per thread count; a model given
+    twice is two groups): per contender and thread count above 1, the median time there
+    over the median at 1 thread. Nothing for a group without a 1-thread case."""
+    runs: list[list[Case]] = []
+    for case in cases:
+        last = runs[-1] if runs else None
+        if last and (last[0].model, last[0].batch) == (case.model, case.batch) and case.threads not in {c.threads for c in last}:
+            last.append(case)
+        else:
+            runs.append([case])
+    groups = []
+    for group in runs:
+        base = next((c for c in group if c.threads == 1), None)
+        rows = []
+        for case in group if base else []:
+            if case.threads < 2:
                 continue
             for index, (one, many) in enumerate(zip(base.results, case.results)):
                 if one.ok and many.ok and one.times_s and many.times_s:
                     rows.append({"model": case.model, "batch": case.batch, "contender": label(cases, index),
                                  "threads": case.threads, "ratio": many.median_s / one.median_s})
-    return rows
+        if rows:
+            groups.append(rows)
+    return groups
 
 
-def print_thread_scaling(console: Console, rows: list[dict]) -> None:
+def thread_scaling(cases: list[Case]) -> list[dict]:
+    """Per model, batch and contender: median time at each thread count above 1 over the
+    median at 1 thread (0.5 is perfect scaling on 2 threads). Empty without a 1-thread case."""
+    return [row for rows in _scaling_groups(cases) for row in rows]
+
+
+def print_thread_scaling(console: Console, cases: list[Case]) -> None:
+    groups = _scaling_groups(cases)
+    if not groups:
+        return
+    rows = [row for group in groups for row in group]
     threads = sorted({r["threads"] for r in rows})
     contenders = list(dict.fromkeys(r["contender"] for r in rows))
     if len(threads) == 1:
@@ -205,9 +227,9 @@ def print_thread_scaling(console: Console, rows: list[dict]) -> None:
     columns = [(name, t) for name in contenders for t in threads]
     for name, t in columns:
         table.add_column(name if len(threads) == 1 else f"{name} {t}T/1T", justify="right")
-    for model, batch in dict.fromkeys((r["model"], r["batch"]) for r in rows):
-        found = {(r["contender"], r["threads"]): r["ratio"] for r in rows if (r["model"], r["batch"]) == (model, batch)}
-        table.add_row(model, str(batch), *[_fmt(found.get(key), ".3f") for key in columns])
+    for group in groups:
+        found = {(r["contender"], r["threads"]): r["ratio"] for r in group}
+        table.add_row(group[0]["model"], str(group[0]["batch"]), *[_fmt(found.get(key), ".3f") for key in columns])
     geo = [geomean([r["ratio"] for r in rows if (r["contender"], r["threads"]) == key]) for key in columns]
     table.add_row("[bold]geomean[/bold]", "", *[f"[bold]{_fmt(g, '.3f')}[/bold]" for g in geo])
     console.print(table)
