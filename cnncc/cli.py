@@ -586,13 +586,13 @@ def _int_list(text: str, what: str) -> list[int]:
 def bench(
     models: Annotated[Optional[list[str]], typer.Argument(help="Model files or zoo names (see `cnncc zoo`).", show_default=False)] = None,
     target: Annotated[str, typer.Option("--target", "-t", help="cnncc target(s) to measure, comma separated.")] = "llvm",
-    against: Annotated[str, typer.Option(help="Peers, comma separated: onnxruntime, tvm, reference (empty for none).")] = "onnxruntime",
+    against: Annotated[str, typer.Option(help="Peers, comma separated: onnxruntime, onnxruntime-nospin, openvino (fp32), openvino-default, tvm, reference (empty for none).")] = "onnxruntime",
     threads: Annotated[str, typer.Option(help="Thread counts, comma separated.")] = "1",
     batch: Annotated[str, typer.Option(help="Batch sizes, comma separated (replaces dimension 0 of every input).")] = "1",
     input_shape: InputShapeOpt = None,
     opt_level: OptLevelOpt = 2,
     warmup: Annotated[int, typer.Option(help="Untimed runs of each contender first.", min=0)] = 3,
-    repeat: Annotated[int, typer.Option(help="Interleaved timed runs of each contender.", min=1)] = 20,
+    repeat: Annotated[int, typer.Option(help="Timed runs of each contender, in alternating blocks of 5 with a pause between turns.", min=1)] = 20,
     min_time: Annotated[Optional[float], typer.Option("--min-time", help="Instead of --repeat: run until each contender has had this many seconds (at least 5 runs).", show_default=False)] = None,
     suite: Annotated[Optional[str], typer.Option(help="Run a suite instead of MODELS: 'zoo' = the nine light model-zoo models.", show_default=False)] = None,
     per_layer: Annotated[bool, typer.Option("--per-layer", help="Per-kernel times of the cnncc artifact, slowest first.")] = False,
@@ -603,7 +603,7 @@ def bench(
     precision: Annotated[str, typer.Option("--precision", help="Precisions to build cnncc at, comma separated: fp32, bf16, auto. With any but fp32, an accuracy table per model follows: errors against cnncc fp32 and, for classifiers, top-1 agreement.")] = "fp32",
     accuracy_inputs: Annotated[int, typer.Option("--accuracy-inputs", help="Seeded inputs for the accuracy table (seeds SEED, SEED+1, ...).", min=1)] = 100,
 ) -> None:
-    """Benchmark cnncc's generated code against onnxruntime / TVM, interleaved, with medians and ratios."""
+    """Benchmark cnncc's generated code against onnxruntime / OpenVINO / TVM, in alternating blocks, with medians and ratios."""
     from cnncc.bench.report import require_plotting
 
     if plot is not None:
@@ -617,7 +617,9 @@ def bench(
     from cnncc.bench import models as bench_models
     from cnncc.bench.measure import Case, Result, run_case
     from cnncc.bench.peak import machine_peak
-    from cnncc.bench.report import machine_info, print_accuracy, print_case, print_summary, to_json, write_json, write_plot
+    from cnncc.bench.report import (
+        machine_info, print_accuracy, print_case, print_peer_summaries, print_thread_scaling, thread_scaling, to_json, write_json, write_plot,
+    )
     from cnncc.frontends.onnx import import_onnx
     from cnncc.stats import graph_stats
 
@@ -647,7 +649,7 @@ def bench(
         task = progress.add_task("loading", total=planned)
 
         step = lambda text: progress.update(task, description=text)  # noqa: E731
-        one_run = lambda: progress.advance(task)  # noqa: E731
+        one_run = lambda calls: progress.advance(task, calls)  # noqa: E731
 
         for spec in specs:
             name, model, default_shapes = bench_models.load(spec)
@@ -684,16 +686,20 @@ def bench(
         print_case(out, case)
     for report in accuracy:
         print_accuracy(out, report)
-    geo = {}
+    geo, by_peer = {}, {}
     n_cnncc = len(targets) * len(precisions)
     if len(cases) > 1 and targets and peers:
-        # one summary per precision of the first target; the JSON's geomean is the first's
-        summaries = [print_summary(out, cases, mine.name, contenders[n_cnncc].name) for mine in contenders[: len(precisions)]]
-        geo = summaries[0]
+        by_peer = print_peer_summaries(out, cases, n_cnncc)
+        # the first cnncc contender against the first peer, as before there were several peers
+        geo = next(iter(next(iter(by_peer.values())).values()))
+    scaling = thread_scaling(cases)
+    print_thread_scaling(out, cases)
     command = "cnncc bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "cnncc bench"
     if json_out is not None:
         payload = to_json(cases, machine_info(peak), command)
         payload["geomean_ratio_by_threads"] = geo
+        payload["geomean_ratio_by_peer"] = by_peer
+        payload["thread_scaling"] = scaling
         payload["accuracy"] = [asdict(report) for report in accuracy]
         write_json(json_out, payload)
         out.print(f"wrote {json_out}")

@@ -1,8 +1,11 @@
-"""The programs a benchmark compares: cnncc's targets and the peers (onnxruntime, TVM Relax,
-the reference interpreter). Each prepares a runner for one model, input set and thread count."""
+"""The programs a benchmark compares: cnncc's targets and the peers (onnxruntime, OpenVINO,
+TVM Relax, the reference interpreter). Each prepares a runner for one model, input set and
+thread count. Peers run with the options their users run them with (the thread count aside);
+``schedule.py`` keeps their threads from timing each other."""
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 import time
@@ -27,6 +30,7 @@ class Prepared:
     peak_rss_mib: float | None = None
     outputs: dict[str, np.ndarray] = field(default_factory=dict)
     per_layer: Callable[[], list[dict]] | None = None
+    note: str | None = None
 
 
 class Unavailable(Exception):
@@ -115,7 +119,13 @@ class CnnccContender:
 
 
 class OnnxruntimeContender:
-    name = "onnxruntime"
+    """onnxruntime's CPU provider with its default session options but the intra-op thread
+    count: all graph optimizations, and the intra-op pool spinning between calls as it does
+    for its users. ``spinning=False`` (``--against onnxruntime-nospin``) turns the spinning off."""
+
+    def __init__(self, spinning: bool = True):
+        self.spinning = spinning
+        self.name = "onnxruntime" if spinning else "onnxruntime-nospin"
 
     def prepare(self, model, input_shapes, feeds, threads: int) -> Prepared:
         try:
@@ -127,13 +137,9 @@ class OnnxruntimeContender:
             opts = ort.SessionOptions()
             opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             opts.intra_op_num_threads = threads
-            opts.inter_op_num_threads = 1
-            opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
             opts.log_severity_level = 3
-            # Contenders run interleaved in one process: onnxruntime's workers, left spinning
-            # after a run, would steal the cores of whoever runs next. cnncc's OpenMP threads
-            # wait passively too, so both start each run on equal terms.
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            if not self.spinning:
+                opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             t0 = time.perf_counter()
             try:
                 session = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
@@ -148,6 +154,58 @@ class OnnxruntimeContender:
             return run, compile_s, None, None
 
         return _measured(self.name, build)
+
+
+class OpenvinoContender:
+    """OpenVINO's CPU plugin with the LATENCY hint and the bench's thread count. ``f32=True``
+    (``--against openvino``) forces fp32 arithmetic, like cnncc's default; ``f32=False``
+    (``openvino-default``) leaves the precision to the plugin, which picks bf16 on CPUs with
+    AMX or AVX512-BF16, and is labelled with the precision the compiled model reports."""
+
+    def __init__(self, f32: bool = True):
+        self.f32 = f32
+        self.name = "openvino" if f32 else "openvino-default"
+
+    def prepare(self, model, input_shapes, feeds, threads: int) -> Prepared:
+        try:
+            import openvino as ov
+        except ImportError as exc:
+            raise Unavailable("openvino is not installed (pip install 'cnncc[bench]')") from exc
+        chosen: dict[str, str] = {}
+
+        def build():
+            config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads}
+            if self.f32:
+                config["INFERENCE_PRECISION_HINT"] = "f32"
+            t0 = time.perf_counter()
+            try:
+                core = ov.Core()
+                ov_model = core.read_model(io.BytesIO(model.SerializeToString()))
+                ov_model.reshape({name: list(value.shape) for name, value in feeds.items()})
+                compiled = core.compile_model(ov_model, "CPU", config)
+            except Exception as exc:  # noqa: BLE001
+                raise Unavailable(f"openvino failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}") from exc
+            compile_s = time.perf_counter() - t0
+            chosen["precision"] = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+            chosen["threads"] = int(compiled.get_property("INFERENCE_NUM_THREADS"))
+            request = compiled.create_infer_request()
+            inputs = {name: np.ascontiguousarray(value) for name, value in feeds.items()}
+            names = [o.get_any_name() for o in compiled.outputs]
+
+            def run():
+                request.infer(inputs)
+                # the request owns its output buffers and reuses them: copy, as a user would keep them
+                return {n: request.get_output_tensor(i).data.copy() for i, n in enumerate(names)}
+
+            return run, compile_s, None, None
+
+        prepared = _measured(self.name, build)
+        if not self.f32:
+            prepared.name = f"{self.name} ({chosen['precision']})"
+        if chosen["threads"] != threads:
+            prepared.note = (f"the CPU plugin runs {chosen['threads']} thread(s), not {threads} "
+                             f"(it uses no more threads than the cores this process may run on)")
+        return prepared
 
 
 class TvmRelaxContender:
@@ -210,14 +268,25 @@ def feeds_shapes(feeds: Mapping[str, np.ndarray]) -> dict[str, tuple[int, ...]]:
     return {k: tuple(v.shape) for k, v in feeds.items()}
 
 
+PEERS: dict[str, Callable[[], object]] = {
+    "onnxruntime": OnnxruntimeContender,
+    "onnxruntime-nospin": lambda: OnnxruntimeContender(spinning=False),
+    "openvino": OpenvinoContender,
+    "openvino-default": lambda: OpenvinoContender(f32=False),
+    "tvm": TvmRelaxContender,
+    "reference": ReferenceContender,
+}
+ALIASES = {"ort": "onnxruntime"}
+
+
 def make_contenders(targets: list[str], against: list[str], opt_level: int = 2, options: dict | None = None,
                     precisions: tuple[str, ...] = ("fp32",)) -> list:
     """cnncc's targets first, each at every precision (built with ``options``, e.g. a tuning
     db_dir), then the peers."""
-    peers = {"onnxruntime": OnnxruntimeContender, "ort": OnnxruntimeContender, "tvm": TvmRelaxContender, "reference": ReferenceContender}
     out = [CnnccContender(t, opt_level, options, p) for t in targets for p in precisions]
     for name in against:
-        if name not in peers:
-            raise UsageError(f"--against {name!r}: choose from onnxruntime, tvm, reference")
-        out.append(peers[name]())
+        name = ALIASES.get(name, name)
+        if name not in PEERS:
+            raise UsageError(f"--against {name!r}: choose from {', '.join(PEERS)}")
+        out.append(PEERS[name]())
     return out

@@ -1,20 +1,16 @@
-"""The benchmark loop: prepare every contender, then time them interleaved."""
+"""The benchmark loop: prepare every contender, then time them in alternating blocks
+(``schedule.py``)."""
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from cnncc.bench.contenders import Prepared, Unavailable
-
-# Pause before each timed run when contenders alternate: idle worker threads of the one that
-# ran last (cnncc's spin for GOMP_SPINCOUNT iterations, onnxruntime's when it spins) give
-# their cores back before the next one starts, so neither pays for the other's threads.
-SETTLE_S = 0.002
+from cnncc.bench.schedule import Schedule, run_blocks
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -36,6 +32,7 @@ class Result:
     gflops: float | None = None
     percent_of_peak: float | None = None
     per_layer: list[dict] | None = None
+    note: str | None = None  # what the contender reported about how it runs (e.g. fewer threads than asked)
 
     @property
     def ok(self) -> bool:
@@ -56,7 +53,7 @@ class Result:
 
 @dataclass
 class Ratio:
-    """Per-iteration ratios contender/peer (each pair timed back to back)."""
+    """Per-call ratios contender/peer: the i-th timed calls of both, from the same block."""
 
     contender: str
     peer: str
@@ -108,9 +105,11 @@ def run_case(
     min_time_s: float | None = None,
     per_layer: bool = False,
     on_step: Callable[[str], None] | None = None,
-    on_run: Callable[[], None] | None = None,
+    on_run: Callable[[int], None] | None = None,
+    schedule: Schedule | None = None,
 ) -> Case:
-    """Prepare each contender, then run A B C A B C ... and collect per-run times."""
+    """Prepare each contender, then time them in alternating blocks (``schedule.run_blocks``).
+    ``on_run(calls)`` after each block with the timed calls each contender had in it."""
     prepared: list[tuple[Result, Prepared | None]] = []
     for contender in contenders:
         result = Result(contender.name)
@@ -126,34 +125,24 @@ def run_case(
             result.status = f"failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             prepared.append((result, None))
             continue
+        result.name = p.name  # a peer may label itself with what it chose (openvino-default's precision)
+        result.note = p.note
         result.compile_s, result.artifact_bytes, result.peak_rss_mib = p.compile_s, p.artifact_bytes, p.peak_rss_mib
         if expected is not None:
             result.max_abs_err, result.max_rel_err = _errors(p.outputs, expected)
         prepared.append((result, p))
 
     live = [(r, p) for r, p in prepared if p is not None]
-    for _ in range(warmup):
-        for _, p in live:
-            p.run()
-    started = time.perf_counter()
-    iteration = 0
-    while live:
-        for r, p in live:
-            if len(live) > 1:
-                time.sleep(SETTLE_S)
-            t0 = time.perf_counter()
-            p.run()
-            r.times_s.append(time.perf_counter() - t0)
-        iteration += 1
+
+    def block_done(block: int, calls: int) -> None:
         if on_step:
-            on_step(f"{model_name}: {threads} thread(s), batch {batch}, run {iteration}")
+            on_step(f"{model_name}: {threads} thread(s), batch {batch}, block {block}")
         if on_run:
-            on_run()
-        enough_runs = iteration >= repeat
-        if min_time_s is not None:
-            enough_runs = iteration >= 5 and time.perf_counter() - started >= min_time_s * len(live)
-        if enough_runs:
-            break
+            on_run(calls)
+
+    times = run_blocks([p.run for _, p in live], repeat, schedule or Schedule(), warmup, min_time_s, on_block=block_done)
+    for (r, _), t in zip(live, times):
+        r.times_s = t
 
     for r, p in live:
         if r.times_s and macs:

@@ -37,7 +37,7 @@ def machine_info(peak=None) -> dict:
         "python": platform.python_version(),
         "versions": {},
     }
-    for pkg in ("cnncc", "numpy", "onnx", "onnxruntime", "llvmlite", "apache-tvm"):
+    for pkg in ("cnncc", "numpy", "onnx", "onnxruntime", "openvino", "llvmlite", "apache-tvm"):
         try:
             info["versions"][pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -91,10 +91,12 @@ def print_case(console: Console, case: Case) -> None:
     for r in case.results:
         if not r.ok:
             console.print(f"  {r.name}: {r.status}", markup=False)
+        elif r.note:
+            console.print(f"  {r.name}: {r.note}", markup=False)
     for ratio in case.ratios:
         console.print(
             f"  {ratio.contender} / {ratio.peer}: median ratio {ratio.median:.3f} "
-            f"(p10 {ratio.p10:.3f}, p90 {ratio.p90:.3f}, {ratio.pairs} interleaved pairs)"
+            f"(p10 {ratio.p10:.3f}, p90 {ratio.p90:.3f}, {ratio.pairs} pairs of calls from the same blocks)"
         )
     for r in case.results:
         if r.per_layer:
@@ -125,32 +127,112 @@ def print_per_layer(console: Console, result) -> None:
     console.print(table)
 
 
-def print_summary(console: Console, cases: list[Case], contender: str, peer: str) -> dict:
-    """One line per model and thread count, with the geometric mean of the median ratios."""
-    table = Table(title=f"summary: {contender} vs {peer} (median of per-pair ratios; < 1 means {contender} is faster)")
-    for col in ("model", "threads", "batch", f"{contender} ms", f"{peer} ms", "ratio", "p10-p90"):
-        table.add_column(col, justify="left" if col == "model" else "right")
-    by_threads: dict[int, list[float]] = {}
+def label(cases: list[Case], index: int) -> str:
+    """The name contender ``index`` ran under, the same in every case where it ran (a peer
+    may label itself when prepared: ``openvino-default (bf16)``)."""
+    names = [c.results[index].name for c in cases if c.results[index].ok] or [c.results[index].name for c in cases]
+    return max(dict.fromkeys(names), key=names.count)
+
+
+def print_peer_summaries(console: Console, cases: list[Case], n_cnncc: int) -> dict[str, dict[str, dict[int, float]]]:
+    """One table per peer: per model and thread count, each cnncc contender's time and its
+    median per-pair ratio to the peer, with the geometric mean per thread count. Contenders
+    are the results' positions: the ``n_cnncc`` cnncc ones first, then the peers. Returns
+    ``{peer: {cnncc contender: {threads: geomean ratio}}}``."""
+    mine_names = [label(cases, i) for i in range(n_cnncc)]
+    out: dict[str, dict[str, dict[int, float]]] = {}
+    for j in range(n_cnncc, len(cases[0].results)):
+        peer = label(cases, j)
+        table = Table(title=f"summary: cnncc vs {peer} (median of per-pair ratios; < 1 means cnncc is faster)")
+        cols = ["model", "threads", "batch", f"{peer} ms"]
+        for name in mine_names:
+            prefix = "" if n_cnncc == 1 else f"{name} "
+            cols += [f"{name} ms", f"{prefix}ratio", f"{prefix}p10-p90"]
+        for col in cols:
+            table.add_column(col, justify="left" if col == "model" else "right")
+        by_threads: dict[str, dict[int, list[float]]] = {name: {} for name in mine_names}
+        for case in cases:
+            other = case.results[j]
+            row = [case.model, str(case.threads), str(case.batch), _ms(other.median_s) if other.ok else "n/a"]
+            for i, name in enumerate(mine_names):
+                mine = case.results[i]
+                ratio = next((x for x in case.ratios if x.contender == mine.name and x.peer == other.name), None)
+                if ratio:
+                    by_threads[name].setdefault(case.threads, []).append(ratio.median)
+                row += [
+                    _ms(mine.median_s) if mine.ok else "n/a",
+                    f"{ratio.median:.3f}" if ratio else "-",
+                    f"{ratio.p10:.3f}-{ratio.p90:.3f}" if ratio else "-",
+                ]
+            table.add_row(*row)
+        geo = {name: {t: geomean(v) for t, v in sorted(ts.items())} for name, ts in by_threads.items()}
+        for t in sorted({t for ts in geo.values() for t in ts}):
+            row = ["[bold]geomean[/bold]", str(t), "", ""]
+            for name in mine_names:
+                g = geo[name].get(t)
+                row += ["", "-" if g is None else f"[bold]{g:.3f}[/bold]", ""]
+            table.add_row(*row)
+        console.print(table)
+        out[peer] = geo
+    return out
+
+
+def _scaling_groups(cases: list[Case]) -> list[list[dict]]:
+    """Per model and batch (its cases follow each other, one per thread count; a model given
+    twice is two groups): per contender and thread count above 1, the median time there
+    over the median at 1 thread. Nothing for a group without a 1-thread case."""
+    runs: list[list[Case]] = []
     for case in cases:
-        mine = next((r for r in case.results if r.name == contender), None)
-        other = next((r for r in case.results if r.name == peer), None)
-        ratio = next((x for x in case.ratios if x.contender == contender and x.peer == peer), None)
-        if ratio:
-            by_threads.setdefault(case.threads, []).append(ratio.median)
-        table.add_row(
-            case.model,
-            str(case.threads),
-            str(case.batch),
-            _ms(mine.median_s) if mine and mine.ok else ("n/a" if mine else "-"),
-            _ms(other.median_s) if other and other.ok else ("n/a" if other else "-"),
-            f"{ratio.median:.3f}" if ratio else "-",
-            f"{ratio.p10:.3f}-{ratio.p90:.3f}" if ratio else "-",
-        )
-    geo = {t: geomean(v) for t, v in sorted(by_threads.items())}
-    for t, g in geo.items():
-        table.add_row("[bold]geomean[/bold]", str(t), "", "", "", f"[bold]{g:.3f}[/bold]", "")
+        last = runs[-1] if runs else None
+        if last and (last[0].model, last[0].batch) == (case.model, case.batch) and case.threads not in {c.threads for c in last}:
+            last.append(case)
+        else:
+            runs.append([case])
+    groups = []
+    for group in runs:
+        base = next((c for c in group if c.threads == 1), None)
+        rows = []
+        for case in group if base else []:
+            if case.threads < 2:
+                continue
+            for index, (one, many) in enumerate(zip(base.results, case.results)):
+                if one.ok and many.ok and one.times_s and many.times_s:
+                    rows.append({"model": case.model, "batch": case.batch, "contender": label(cases, index),
+                                 "threads": case.threads, "ratio": many.median_s / one.median_s})
+        if rows:
+            groups.append(rows)
+    return groups
+
+
+def thread_scaling(cases: list[Case]) -> list[dict]:
+    """Per model, batch and contender: median time at each thread count above 1 over the
+    median at 1 thread (0.5 is perfect scaling on 2 threads). Empty without a 1-thread case."""
+    return [row for rows in _scaling_groups(cases) for row in rows]
+
+
+def print_thread_scaling(console: Console, cases: list[Case]) -> None:
+    groups = _scaling_groups(cases)
+    if not groups:
+        return
+    rows = [row for group in groups for row in group]
+    threads = sorted({r["threads"] for r in rows})
+    contenders = list(dict.fromkeys(r["contender"] for r in rows))
+    if len(threads) == 1:
+        title = f"thread scaling: median time at {threads[0]} threads / at 1 thread (1/{threads[0]} is perfect)"
+    else:
+        title = "thread scaling: median time at N threads / at 1 thread (1/N is perfect)"
+    table = Table(title=title)
+    table.add_column("model", justify="left")
+    table.add_column("batch", justify="right")
+    columns = [(name, t) for name in contenders for t in threads]
+    for name, t in columns:
+        table.add_column(name if len(threads) == 1 else f"{name} {t}T/1T", justify="right")
+    for group in groups:
+        found = {(r["contender"], r["threads"]): r["ratio"] for r in group}
+        table.add_row(group[0]["model"], str(group[0]["batch"]), *[_fmt(found.get(key), ".3f") for key in columns])
+    geo = [geomean([r["ratio"] for r in rows if (r["contender"], r["threads"]) == key]) for key in columns]
+    table.add_row("[bold]geomean[/bold]", "", *[f"[bold]{_fmt(g, '.3f')}[/bold]" for g in geo])
     console.print(table)
-    return geo
 
 
 def print_accuracy(console: Console, report) -> None:
