@@ -51,9 +51,10 @@ PipelineTargetOpt = Annotated[Optional[str], typer.Option("--target", "-t", help
 DbOpt = Annotated[Optional[Path], typer.Option("--db", help="Tuning records folder written by `cnncc tune`; kernels without a record get the default schedule.", show_default=False)]
 CpuOpt = Annotated[Optional[str], typer.Option("--cpu", help="llvm: generate code for this CPU instead of the host (e.g. x86-64-v3 for AVX2 machines).", show_default=False)]
 ArchOpt = Annotated[Optional[str], typer.Option("--arch", help="cuda: GPU architecture, e.g. sm_80 or sm_90.", show_default=False)]
-PRECISION_HELP = ("Arithmetic: fp32 (default); bf16 (llvm, on cpus with AMX or AVX512-BF16: bfloat16 products, "
-                  "fp32 sums, ops without a bf16 kernel stay fp32; --cpu sapphirerapids builds for such a cpu anywhere); "
-                  "auto (bf16 where the cpu has it, else fp32). Inputs and outputs stay float32.")
+PRECISION_HELP = ("Arithmetic: fp32 (default); bf16 (llvm, on cpus with AVX512-BF16: bfloat16 products, "
+                  "fp32 sums, ops without a bf16 kernel stay fp32; --cpu znver4 builds for such a cpu anywhere); "
+                  "auto (bf16 where this cpu runs it faster than fp32, measured; else fp32). Inputs and outputs stay "
+                  "float32.")
 PrecisionOpt = Annotated[Optional[str], typer.Option("--precision", help=PRECISION_HELP, show_default=False)]
 
 

@@ -2,10 +2,12 @@
 kernels make of them.
 
     fp32   every kernel computes in float32 (the default)
-    bf16   kernels with a bfloat16 algorithm use it (float32 accumulation); the others stay
-           float32, with conversions at their edges. Needs a cpu that multiplies bf16
-           (llvm: amx-bf16 or avx512bf16); elsewhere a UsageError naming what is missing
-    auto   the fastest precision the target accelerates: bf16 where it can, else fp32
+    bf16   kernels with a bfloat16 algorithm use it (float32 accumulation), rounding their
+           float32 inputs as they read them; the others stay float32. Needs a cpu that
+           multiplies bf16 (llvm: amx-bf16 or avx512bf16); elsewhere a UsageError naming
+           what is missing
+    auto   bf16 where the target's bf16 kernels are faster than fp32 (llvm: measured on the
+           host, bf16_rate.py), else fp32
 
 A compiled model's inputs and outputs are float32 whatever the precision.
 """

@@ -11,6 +11,7 @@ from cnncc.ir import Graph
 from cnncc.ops import count_macs
 from cnncc.precision import AUTO, BF16, FP32, check_precision
 
+from .bf16_rate import WORTH_IT, bf16_dot_speedup
 from .codegen import GeneratedModule, generate
 from .lowering import VIEW_OPS
 from .memory import kernel_free_nodes
@@ -21,15 +22,24 @@ BF16_FEATURES = ("amx-bf16", "avx512bf16")
 
 
 def accelerates_bf16(target: TargetInfo) -> bool:
+    """Whether ``--precision bf16`` can be built for ``target`` at all."""
     return any(target.has_feature(f) for f in BF16_FEATURES)
 
 
+def bf16_pays(target: TargetInfo) -> bool:
+    """Whether cnncc's bf16 kernels are faster than fp32 on ``target``: what auto picks by.
+    Only the vdpbf16ps kernels exist (no AMX tile kernel yet), so it is their rate over the
+    fp32 FMA's (bf16_rate.py: measured on the host, a table for --cpu)."""
+    return bf16_dot_speedup(target) >= WORTH_IT
+
+
 def resolve_precision(precision: object, target: TargetInfo) -> str:
-    """fp32 or bf16: ``precision`` for ``target``; auto picks bf16 where the cpu accelerates
-    it. bf16 on a cpu without BF16_FEATURES is a UsageError naming them."""
+    """fp32 or bf16: ``precision`` for ``target``; auto picks bf16 where cnncc's bf16 kernels
+    run faster than fp32 there. bf16 on a cpu without BF16_FEATURES is a UsageError naming
+    them."""
     precision = check_precision(precision)
     if precision == AUTO:
-        return BF16 if accelerates_bf16(target) else FP32
+        return BF16 if bf16_pays(target) else FP32
     if precision == BF16 and not accelerates_bf16(target):
         which = f"this host ({target.cpu})" if target.is_host else f"cpu {target.cpu}"
         raise UsageError(f"--precision bf16 needs a cpu with {' or '.join(BF16_FEATURES)}; {which} has neither; "

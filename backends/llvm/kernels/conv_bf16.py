@@ -23,7 +23,7 @@ from llvmlite import ir
 from llvmlite.ir.types import _BaseFloatType
 
 from ..emit import F32, I32
-from .conv_direct import _emit_direct, _tiles_of
+from .conv_direct import _emit_direct, _tiles_of, conv_input
 from .conv_geom import ConvGeom
 from .conv_kernel import ConvJob, ConvKernel
 from .dot import DotStep
@@ -87,7 +87,10 @@ def _pair(b, lo, hi, t: ir.Type, hi_mask):
 
 def paired_input(k, geom: ConvGeom):
     """Input channel pairs of ``geom`` as bf16 words in scratch, and the geometry the kernel
-    reads them with (C: the pairs; one word per pixel)."""
+    reads them with (C: the pairs; one word per pixel; a blocked input NCHW[xb]c becomes
+    NCHW[xb/2]c of pair words)."""
+    if geom.xb:
+        return _paired_blocked_input(k, geom)
     em, b = k.em, k.em.b
     x = k.inp(0)
     G, Cg = geom.G, geom.Cg
@@ -137,6 +140,37 @@ def paired_input(k, geom: ConvGeom):
     return words, replace(geom, C=G * pairs, subsample=None)
 
 
+def _paired_blocked_input(k, geom: ConvGeom):
+    """NCHW[xb]c input (even xb, ungrouped): a pixel's channels c, c+1 of a block are
+    neighbours, so the pairs are every two floats in order, converted in one sweep."""
+    em, b = k.em, k.em.b
+    x = conv_input(k, geom)  # (a strided conv's subsampled copy, still blocked)
+    words = geom.N * geom.C * geom.D * geom.H * geom.W // 2
+    out = k.scratch(words * 4)
+    FV, IV = ir.VectorType(F32, 2 * CONVERT_LANES), ir.VectorType(I32, 2 * CONVERT_LANES)
+    OV = ir.VectorType(I32, CONVERT_LANES)
+    chunk = 64 * CONVERT_LANES  # words per work item
+    with k.parallel_loop(-(-words // chunk), 2 * chunk) as t:
+        w0 = em.mul(t, chunk)
+        stop = em.smin(em.add(w0, chunk), words)
+        vec_stop = em.smin(em.add(w0, chunk), words - words % CONVERT_LANES)
+        with em.loop(w0, vec_stop, step=CONVERT_LANES, name="w") as w:
+            v = b.load(em.gep(x, em.mul(w, 2), F32), typ=FV, align=4)
+            r = _rounded_bits(b, v, IV)
+            lo = b.shuffle_vector(r, ir.Constant(IV, ir.Undefined), ir.Constant(OV, list(range(0, 2 * CONVERT_LANES, 2))))
+            hi = b.shuffle_vector(r, ir.Constant(IV, ir.Undefined), ir.Constant(OV, list(range(1, 2 * CONVERT_LANES, 2))))
+            pair = b.or_(b.and_(hi, ir.Constant(OV, [-65536] * CONVERT_LANES)),
+                         b.lshr(lo, ir.Constant(OV, [16] * CONVERT_LANES)))
+            b.store(pair, em.gep(out, w, I32), align=4)
+        if words % CONVERT_LANES:
+            with em.loop(em.smax(w0, vec_stop), stop, name="w") as w:
+                lo = em.load(x, em.mul(w, 2), F32)
+                hi = em.load(x, em.add(em.mul(w, 2), 1), F32)
+                em.store(_pair(b, lo, hi, I32, lambda c: c(-65536)), out, w, I32)
+    k.barrier()
+    return out, replace(geom, C=geom.C // 2, xb=geom.xb // 2, subsample=None)
+
+
 def _load_pixels(em, x, idx, step: int):
     """CONVERT_LANES floats x[idx + j*step]: one load, and a shuffle when strided."""
     b = em.b
@@ -176,15 +210,17 @@ BF16_PAIRS = Bf16Pairs()
 
 
 class Bf16ChannelVectors(ConvKernel):
-    """The channel-vector kernel on bf16 pairs, for builds at bf16 on cpus with AVX512-BF16;
-    plain NCHW input (a blocked input stays with the fp32 kernel) and constant weights."""
+    """The channel-vector kernel on bf16 pairs, for builds at bf16 on cpus with AVX512-BF16,
+    constant weights and at least two input channels per group."""
 
     name = "bf16 channel vectors"
 
     def applies(self, geom, schedule, target) -> bool:
         if geom.precision != "bf16" or not target.has_feature(BF16_FEATURE):
             return False
-        if geom.weights is None or geom.xb or geom.Cg < 2 or schedule.algorithm not in ("auto", "direct"):
+        if geom.weights is None or geom.Cg < 2 or schedule.algorithm not in ("auto", "direct"):
+            return False
+        if geom.xb and (geom.xb % 2 or geom.Cg % 2 or geom.G > 1):  # (blocked: always even, ungrouped)
             return False
         # (the 128/256-bit forms need AVX512VL, which every cpu with AVX512-BF16 has)
         return _tiles_of(geom, schedule, target)[0] in DOT_LANES

@@ -126,6 +126,38 @@ def test_bf16_fused_conv_epilogues_run_in_fp32(epilogue):
     assert np.abs(got - want).max() <= TOL * np.abs(want).max()
 
 
+def _blocked(a: np.ndarray, b: int) -> np.ndarray:
+    n, c, h, w = a.shape
+    return np.ascontiguousarray(a.reshape(n, c // b, b, h, w).transpose(0, 1, 3, 4, 2)).reshape(a.shape)
+
+
+def _unblocked(a: np.ndarray, b: int) -> np.ndarray:
+    n, c, h, w = a.shape
+    return np.ascontiguousarray(a.reshape(n, c // b, h, w, b).transpose(0, 1, 4, 2, 3)).reshape(a.shape)
+
+
+@needs_bf16
+@pytest.mark.parametrize("n,c,m,hw,stride,xb,yb", [
+    (1, 32, 64, (6, 10), 1, 32, 64),   # NHWC in and out
+    (2, 48, 32, (5, 8), 1, 16, 0),     # 16c in, NCHW out, batch 2
+    (1, 32, 32, (9, 10), 2, 32, 32),   # strided: the blocked subsample, then pairs
+    (1, 64, 48, (7, 7), 1, 0, 16),     # NCHW in, 16c out
+])
+def test_bf16_blocked_pointwise_conv(n, c, m, hw, stride, xb, yb):
+    """Blocked storage (-O3's NHWC between 1x1 convs): a pixel's neighbouring channels are
+    the pairs. bf16-exact operands against the fp32 reference."""
+    attrs = dict(kernel_shape=(1, 1), strides=(stride, stride), pads=(0,) * 4, dilations=(1, 1),
+                 epilogue=(("bias",), ("relu",)), x_block=xb, y_block=yb)
+    x, w = bf16(data((n, c, *hw), 1)).astype(np.float32), bf16(data((m, c, 1, 1), 2)).astype(np.float32)
+    g, feeds = op_graph("FusedConv", [x, const(w), const(data(m, 3))], attrs)
+    want = interpret(g, feeds)["out0"]
+    exe = llvm.build(g, precision="bf16")
+    assert exe.generated.kernels[0].algorithm.startswith("bf16 direct") and "NHWC" in exe.generated.kernels[0].algorithm
+    got = exe.run({"in0": _blocked(x, xb) if xb else x})["out0"]
+    got = _unblocked(got, yb) if yb else got
+    assert np.abs(got - want).max() <= TOL * np.abs(want).max()
+
+
 @needs_bf16
 def test_bf16_threads_agree_with_one_thread():
     g, feeds, _ = conv_case((1, 64, 28, 28), (128, 64, 3, 3), (3, 3), None, (1, 1, 1, 1))
