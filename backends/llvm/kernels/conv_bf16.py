@@ -102,9 +102,10 @@ def paired_input(k, geom: ConvGeom):
         rows, width, pitch, step, plane_in = 1, pixels, 0, 1, pixels
     else:
         rows, width, pitch, step, plane_in = src.OH, src.OW, src.sh * src.W, src.sw, src.H * src.W
-    # whole vectors whose loads stay inside their source row
-    nvec = width // CONVERT_LANES if step == 1 else min(width // CONVERT_LANES,
-                                                       (src.W - step + 1) // (CONVERT_LANES * step))
+    # a vector of 16 kept pixels reads 15*step+1 floats: inside its row, since a strided
+    # 1x1 conv's last kept pixel is the row's last pixel at most; the rest of a row is one
+    # vector under a compile-time mask
+    nvec, tail = divmod(width, CONVERT_LANES)
     words = k.scratch(geom.N * G * pairs * pixels * 4)
     VT = ir.VectorType(F32, CONVERT_LANES)
     IV = ir.VectorType(I32, CONVERT_LANES)
@@ -131,11 +132,11 @@ def paired_input(k, geom: ConvGeom):
                 a = _load_pixels(em, x, em.add(lo, em.mul(q0, step)), step)
                 c = _load_pixels(em, x, em.add(hi, em.mul(q0, step)), step)
                 b.store(_pair(b, a, c, IV, hi_mask), em.gep(words, em.add(dst, q0), I32), align=4)
-        if nvec * CONVERT_LANES < width:
-            with em.loop(nvec * CONVERT_LANES, width, name="q") as q:
-                a = em.load(x, em.add(lo, em.mul(q, step)), F32)
-                c = em.load(x, em.add(hi, em.mul(q, step)), F32)
-                em.store(_pair(b, a, c, I32, hi_mask), words, em.add(dst, q), I32)
+        if tail:
+            q0 = nvec * CONVERT_LANES
+            a = _load_pixels(em, x, em.add(lo, q0 * step), step, tail)
+            c = _load_pixels(em, x, em.add(hi, q0 * step), step, tail)
+            _masked_store(em, _pair(b, a, c, IV, hi_mask), em.gep(words, em.add(dst, q0), I32), tail)
     k.barrier()
     return words, replace(geom, C=G * pairs, subsample=None)
 
@@ -171,15 +172,41 @@ def _paired_blocked_input(k, geom: ConvGeom):
     return out, replace(geom, C=geom.C // 2, xb=geom.xb // 2, subsample=None)
 
 
-def _load_pixels(em, x, idx, step: int):
-    """CONVERT_LANES floats x[idx + j*step]: one load, and a shuffle when strided."""
+def _load_pixels(em, x, idx, step: int, count: int = CONVERT_LANES):
+    """CONVERT_LANES floats x[idx + j*step]: one load, and a shuffle when strided; only the
+    first ``count`` are read (a masked load: the lanes past them are undefined)."""
     b = em.b
     wide = (CONVERT_LANES - 1) * step + 1
-    v = b.load(em.gep(x, idx, F32), typ=ir.VectorType(F32, wide), align=4)
+    ptr = em.gep(x, idx, F32)
+    if count == CONVERT_LANES:
+        v = b.load(ptr, typ=ir.VectorType(F32, wide), align=4)
+    else:
+        v = _masked_load(em, ptr, wide, (count - 1) * step + 1)
     if step == 1:
         return v
     return b.shuffle_vector(v, ir.Constant(v.type, ir.Undefined),
                             ir.Constant(ir.VectorType(I32, CONVERT_LANES), [j * step for j in range(CONVERT_LANES)]))
+
+
+def _mask(lanes: int, count: int) -> ir.Constant:
+    return ir.Constant(ir.VectorType(ir.IntType(1), lanes), [j < count for j in range(lanes)])
+
+
+def _masked_load(em, ptr, lanes: int, count: int):
+    vt = ir.VectorType(F32, lanes)
+    name = f"llvm.masked.load.v{lanes}f32.p0"
+    fn = em.module.globals.get(name) or ir.Function(
+        em.module, ir.FunctionType(vt, [ir.PointerType(), I32, ir.VectorType(ir.IntType(1), lanes), vt]), name)
+    return em.b.call(fn, [ptr, ir.Constant(I32, 4), _mask(lanes, count), ir.Constant(vt, ir.Undefined)])
+
+
+def _masked_store(em, value, ptr, count: int) -> None:
+    lanes = value.type.count
+    name = f"llvm.masked.store.v{lanes}i32.p0"
+    fn = em.module.globals.get(name) or ir.Function(
+        em.module, ir.FunctionType(ir.VoidType(), [value.type, ir.PointerType(), I32, ir.VectorType(ir.IntType(1), lanes)]),
+        name)
+    em.b.call(fn, [value, ptr, ir.Constant(I32, 4), _mask(lanes, count)])
 
 
 @dataclass(frozen=True)
