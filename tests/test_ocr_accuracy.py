@@ -68,8 +68,13 @@ def samples():
 
 
 @pytest.fixture(scope="module")
-def fp32_read(samples):
-    return ocr_accuracy.transcribe(ocr_accuracy.cnncc_nets("fp32", opt_level=2), samples)
+def fp32_nets(samples):
+    return ocr_accuracy.cnncc_nets("fp32", opt_level=2)
+
+
+@pytest.fixture(scope="module")
+def fp32_read(samples, fp32_nets):
+    return ocr_accuracy.transcribe(fp32_nets, samples)
 
 
 def test_cnncc_fp32_reads_every_line_as_onnxruntime_does(samples, fp32_read):
@@ -94,7 +99,7 @@ def test_upside_down_lines_are_turned_and_read(samples, fp32_read):
 
 
 @pytest.mark.parametrize("precision", ["bf16"])
-def test_reduced_precision_string_accuracy_within_one_point_of_fp32(samples, fp32_read, precision):
+def test_reduced_precision_string_accuracy_within_one_point_of_fp32(samples, fp32_nets, fp32_read, precision):
     try:
         nets = ocr_accuracy.cnncc_nets(precision, opt_level=2)
     except PrecisionUnavailable as exc:
@@ -103,6 +108,8 @@ def test_reduced_precision_string_accuracy_within_one_point_of_fp32(samples, fp3
     reduced = ocr_accuracy.score(precision, ocr_accuracy.transcribe(nets, samples), truths, fp32_read)
     baseline = ocr_accuracy.score("fp32", fp32_read, truths, None)
     assert reduced.string_accuracy >= baseline.string_accuracy - 0.01, ocr_accuracy.misreads(samples, reduced)
+    # the trained direction classifier picks fp32's class on every line
+    assert ocr_accuracy.directions(nets, samples) == ocr_accuracy.directions(fp32_nets, samples)
 
 
 def test_score_collapses_whitespace_and_counts_agreement():

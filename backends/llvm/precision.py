@@ -70,7 +70,9 @@ def kernel_precisions(graph: Graph, gen: GeneratedModule) -> list[KernelPrecisio
     rows = []
     for node, k in zip(kernel_nodes, gen.kernels):
         data = [v for v in node.inputs if v is not None and not v.is_constant]
-        conv = tuple(f"{v.name}: {FP32}->{k.precision}" for v in data) if k.precision != FP32 else ()
+        # the reduced-precision kernels (conv_bf16.py) round the data they multiply, input 0;
+        # a residual added in the epilogue stays fp32
+        conv = (f"{data[0].name}: {FP32}->{k.precision}",) if k.precision != FP32 and data else ()
         macs = count_macs(node.op, [v.type for v in node.inputs if v is not None],
                           [v.type for v in node.outputs], node.attrs)
         rows.append(KernelPrecision(node.name, node.op, k.algorithm, k.precision, macs, conv))

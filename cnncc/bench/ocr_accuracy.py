@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cnncc.bench.ocr_pipeline import OcrNets, read_line, read_page, rec_characters
+import numpy as np
+
+from cnncc.bench.ocr_pipeline import CLS_LABELS, OcrNets, line_input, read_line, read_page, rec_characters
 from cnncc.bench.ocr_render import LineSample, PageSample, line_samples, page_samples
 
 # Fixed input shapes: the zoo's for the classifier and recognizer; a small page for the detector.
@@ -109,6 +111,11 @@ class OcrScore:
     char_accuracy: float | None = None  # 1 - edit distance / characters
     fp32_agreement: float | None = None  # share of lines read as cnncc fp32 read them
     read: list[str] | None = None
+    # the direction classifier (a trained 2-class net) on every rendered line: its top-1
+    # against the rendered rotation, and against cnncc fp32's top-1
+    direction_accuracy: float | None = None
+    direction_agreement: float | None = None
+    directions: list[int] | None = None
 
 
 def score(engine: str, read: list[str], truths: list[str], fp32_read: list[str] | None) -> OcrScore:
@@ -122,6 +129,21 @@ def score(engine: str, read: list[str], truths: list[str], fp32_read: list[str] 
     return result
 
 
+def directions(nets: OcrNets, samples: OcrSamples) -> list[int]:
+    """The direction classifier's top-1 class per rendered line (CLS_LABELS: 0 or 180)."""
+    return [int(np.argmax(np.asarray(nets.cls(line_input(s.image, nets.cls_shape))).reshape(-1))) for s in samples.lines]
+
+
+def _with_directions(result: OcrScore, nets: OcrNets, samples: OcrSamples, fp32_dirs: list[int] | None) -> OcrScore:
+    dirs = directions(nets, samples)
+    truth = [CLS_LABELS.index("180" if s.rotated else "0") for s in samples.lines]
+    result.directions = dirs
+    result.direction_accuracy = sum(d == t for d, t in zip(dirs, truth)) / max(len(dirs), 1)
+    if fp32_dirs is not None:
+        result.direction_agreement = sum(d == f for d, f in zip(dirs, fp32_dirs)) / max(len(dirs), 1)
+    return result
+
+
 def evaluate(samples: OcrSamples, precisions: list[str], target: str = "llvm", with_onnxruntime: bool = True,
              opt_level: int = 2) -> list[OcrScore]:
     """cnncc fp32 first (the baseline for agreement), then every other precision, then
@@ -129,8 +151,11 @@ def evaluate(samples: OcrSamples, precisions: list[str], target: str = "llvm", w
     from cnncc.bench.accuracy import PrecisionUnavailable
 
     truths = samples.truths()
-    fp32_read = transcribe(cnncc_nets("fp32", target, opt_level), samples)
-    scores = [score(f"cnncc-{target} fp32", fp32_read, truths, fp32_read)]
+    fp32_nets = cnncc_nets("fp32", target, opt_level)
+    fp32_read = transcribe(fp32_nets, samples)
+    scores = [_with_directions(score(f"cnncc-{target} fp32", fp32_read, truths, fp32_read), fp32_nets, samples, None)]
+    fp32_dirs = scores[0].directions
+    scores[0].direction_agreement = 1.0
     for precision in precisions:
         if precision == "fp32":
             continue
@@ -139,14 +164,16 @@ def evaluate(samples: OcrSamples, precisions: list[str], target: str = "llvm", w
         except PrecisionUnavailable as exc:
             scores.append(OcrScore(f"cnncc-{target} {precision}", status=f"unavailable: {exc}"))
             continue
-        scores.append(score(f"cnncc-{target} {precision}", transcribe(nets, samples), truths, fp32_read))
+        scores.append(_with_directions(score(f"cnncc-{target} {precision}", transcribe(nets, samples), truths, fp32_read),
+                                       nets, samples, fp32_dirs))
     if with_onnxruntime:
         try:
             nets = onnxruntime_nets()
         except ImportError:
             scores.append(OcrScore("onnxruntime fp32", status="unavailable: onnxruntime is not installed (pip install onnxruntime)"))
         else:
-            scores.append(score("onnxruntime fp32", transcribe(nets, samples), truths, fp32_read))
+            scores.append(_with_directions(score("onnxruntime fp32", transcribe(nets, samples), truths, fp32_read),
+                                           nets, samples, fp32_dirs))
     return scores
 
 
@@ -156,14 +183,18 @@ def print_scores(console, samples: OcrSamples, scores: list[OcrScore]) -> None:
     title = (f"PP-OCR string accuracy: {len(samples.lines)} lines (classifier + recognizer) and "
              f"{len(samples.pages)} pages of {len(samples.pages[0].texts) if samples.pages else 0} lines (+ detector)")
     table = Table(title=title)
-    for col in ("engine", "lines", "string accuracy", "char accuracy", "same as cnncc fp32"):
+    for col in ("engine", "lines", "string accuracy", "char accuracy", "same as cnncc fp32",
+                "direction top-1 right", "direction top-1 = cnncc fp32"):
         table.add_column(col, justify="left" if col == "engine" else "right")
+
+    def pct(v):
+        return "-" if v is None else f"{100 * v:.1f}%"
     for s in scores:
         if s.status != "ok":
-            table.add_row(s.engine, "[yellow]n/a[/yellow]", "-", "-", "-")
+            table.add_row(s.engine, "[yellow]n/a[/yellow]", "-", "-", "-", "-", "-")
             continue
-        table.add_row(s.engine, str(s.lines), f"{100 * s.string_accuracy:.1f}%", f"{100 * s.char_accuracy:.1f}%",
-                      "-" if s.fp32_agreement is None else f"{100 * s.fp32_agreement:.1f}%")
+        table.add_row(s.engine, str(s.lines), pct(s.string_accuracy), pct(s.char_accuracy), pct(s.fp32_agreement),
+                      pct(s.direction_accuracy), pct(s.direction_agreement))
     console.print(table)
     for s in scores:
         if s.status != "ok":
