@@ -61,3 +61,14 @@ def check_op(op: str, inputs: list, attrs: dict | None = None, **kw):
 def rand(*shape, seed=0, lo=-1.0, hi=1.0):
     rng = np.random.default_rng(seed + 7 * len(shape) + sum(shape))
     return rng.uniform(lo, hi, size=shape).astype(np.float32)
+
+
+def to_blocked(a: np.ndarray, b: int) -> np.ndarray:
+    """NCHW -> NCHW[b]c, as a flat-compatible array of the same shape."""
+    n, c, h, w = a.shape
+    return np.ascontiguousarray(a.reshape(n, c // b, b, h, w).transpose(0, 1, 3, 4, 2)).reshape(a.shape)
+
+
+def from_blocked(a: np.ndarray, b: int) -> np.ndarray:
+    n, c, h, w = a.shape
+    return np.ascontiguousarray(a.reshape(n, c // b, h, w, b).transpose(0, 1, 4, 2, 3)).reshape(a.shape)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from llvm_helpers import const, op_graph
+from llvm_helpers import const, from_blocked, op_graph, to_blocked
 
 from cnncc.backends import llvm
 from cnncc.backends.llvm.codegen import generate
@@ -126,16 +126,6 @@ def test_bf16_fused_conv_epilogues_run_in_fp32(epilogue):
     assert np.abs(got - want).max() <= TOL * np.abs(want).max()
 
 
-def _blocked(a: np.ndarray, b: int) -> np.ndarray:
-    n, c, h, w = a.shape
-    return np.ascontiguousarray(a.reshape(n, c // b, b, h, w).transpose(0, 1, 3, 4, 2)).reshape(a.shape)
-
-
-def _unblocked(a: np.ndarray, b: int) -> np.ndarray:
-    n, c, h, w = a.shape
-    return np.ascontiguousarray(a.reshape(n, c // b, h, w, b).transpose(0, 1, 4, 2, 3)).reshape(a.shape)
-
-
 @needs_bf16
 @pytest.mark.parametrize("n,c,m,hw,stride,xb,yb", [
     (1, 32, 64, (6, 10), 1, 32, 64),   # NHWC in and out
@@ -153,8 +143,8 @@ def test_bf16_blocked_pointwise_conv(n, c, m, hw, stride, xb, yb):
     want = interpret(g, feeds)["out0"]
     exe = llvm.build(g, precision="bf16")
     assert exe.generated.kernels[0].algorithm.startswith("bf16 direct") and "NHWC" in exe.generated.kernels[0].algorithm
-    got = exe.run({"in0": _blocked(x, xb) if xb else x})["out0"]
-    got = _unblocked(got, yb) if yb else got
+    got = exe.run({"in0": to_blocked(x, xb) if xb else x})["out0"]
+    got = from_blocked(got, yb) if yb else got
     assert np.abs(got - want).max() <= TOL * np.abs(want).max()
 
 

@@ -9,18 +9,7 @@ from cnncc.backends import llvm
 from cnncc.backends.reference import interpret
 from cnncc.errors import InternalError
 
-from llvm_helpers import ATOL, RTOL, const, op_graph, rand
-
-
-def to_blocked(a: np.ndarray, b: int) -> np.ndarray:
-    """NCHW -> NCHW[b]c, as a flat-compatible array of the same shape."""
-    n, c, h, w = a.shape
-    return np.ascontiguousarray(a.reshape(n, c // b, b, h, w).transpose(0, 1, 3, 4, 2)).reshape(a.shape)
-
-
-def from_blocked(a: np.ndarray, b: int) -> np.ndarray:
-    n, c, h, w = a.shape
-    return np.ascontiguousarray(a.reshape(n, c // b, h, w, b).transpose(0, 1, 4, 2, 3)).reshape(a.shape)
+from llvm_helpers import ATOL, RTOL, const, from_blocked, op_graph, rand, to_blocked
 
 
 @pytest.mark.parametrize("cpu", [None, "x86-64-v3"])
