@@ -25,7 +25,7 @@ from __future__ import annotations
 from cnncc.errors import LoweringNotApplicable
 
 from ..lowering import register
-from .conv_bf16 import Bf16ChannelVectors
+from .conv_bf16 import Bf16ChannelVectors, Bf16Winograd
 from .conv_depthwise import DepthwisePlanes, DepthwiseRows
 from .conv_direct import ChannelVectors, Rows
 from .conv_geom import conv_geom
@@ -39,7 +39,7 @@ CONV_KEYS = ("kernel_shape", "strides", "pads", "dilations", "group")
 
 # the first that applies is emitted: the specialized kernels before the general ones, rows
 # (which applies to every conv) last
-ALGORITHMS: list[ConvKernel] = [Bf16ChannelVectors(), Winograd(), DepthwisePlanes(), DepthwiseRows(), PixelVectors(),
+ALGORITHMS: list[ConvKernel] = [Bf16Winograd(), Bf16ChannelVectors(), Winograd(), DepthwisePlanes(), DepthwiseRows(), PixelVectors(),
                                 ChannelVectors(), Rows()]
 
 

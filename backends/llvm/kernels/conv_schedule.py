@@ -37,6 +37,8 @@ class ConvSchedule(Schedule):
     pixels_max_taps: int = 32        # "auto" puts pixels in the vector lanes up to this Cg*KH*KW
     winograd_min_width: int = 12     # "auto" uses Winograd from this output width (0: never)
     winograd_tile: int = 0           # Winograd output tile m x m: 2 or 4 (0: winograd.tile_size picks)
+    bf16_winograd: bool = False      # bf16 builds: F(2,3) with bf16 GEMMs where "auto" takes Winograd
+                                     # (conv_bf16.Bf16Winograd: faster, about twice the rounding error)
     oc_block: int = 4                # output channels per work item of the row kernel
     ow_tile: int = 0                 # output pixels per register tile of the channel-vector kernel
                                      # (0: 8 with 32 vector registers (AVX-512), else 4; fitted to

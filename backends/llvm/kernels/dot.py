@@ -24,6 +24,7 @@ class DotStep:
 
     label: str = ""
     precision: str = "fp32"
+    channels: int = 1  # input channels per multiply step
 
     def input(self, k, geom):
         from .conv_direct import conv_input
@@ -37,3 +38,18 @@ class DotStep:
 
 
 FP32_DOT = DotStep()
+
+
+@dataclass(frozen=True)
+class PlanePairs:
+    """``planes`` planes of ``channels`` rows of ``row`` floats each (rows ``row`` apart, planes
+    ``src_plane`` apart) to be read in channel pairs: Winograd's transformed input V, which a
+    step of more than one channel (``DotStep.channels``) reads as ``dst`` (pair rows ``row``
+    words apart, planes ``dst_plane`` apart)."""
+    src: object
+    dst: object
+    planes: int
+    channels: int
+    row: int
+    src_plane: int
+    dst_plane: int

@@ -34,7 +34,7 @@ F(4,3) (5x margin at C = 512).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from llvmlite import ir
@@ -42,6 +42,7 @@ from llvmlite import ir
 from ..emit import F32, FAST
 from .conv_kernel import ConvJob, ConvKernel
 from .conv_schedule import ConvSchedule
+from .dot import FP32_DOT, DotStep, PlanePairs
 from .vectors import load_vector, splat, store_vector, transpose
 
 # Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks" (2015):
@@ -292,6 +293,7 @@ class _Plan:
     mo: ir.Value
     R: int
     wt: ir.Value | None
+    dot: DotStep = FP32_DOT
 
 
 @dataclass(frozen=True)
@@ -305,7 +307,9 @@ class _Band:
     reps: int
 
 
-def emit_winograd(k, job: ConvJob) -> None:
+def emit_winograd(k, job: ConvJob, dot: DotStep = FP32_DOT) -> None:
+    """``dot``: the GEMMs' multiply step; one of more than one channel (bf16 pairs) takes
+    F(2,3) (F(4,3)'s transforms magnify the rounding 20x) and reads V converted to pairs."""
     em = k.em
     b = em.b
     node, o_shape = job.geom.node, job.geom.o_shape
@@ -314,7 +318,7 @@ def emit_winograd(k, job: ConvJob) -> None:
     M = k.in_shape(1)[0]
     OH, OW = o_shape[-2:]
     ph, pw = a.pads[0], a.pads[1]
-    mt = tile_size(node, k.schedule(ConvSchedule))
+    mt = tile_size(node, k.schedule(ConvSchedule)) if dot.channels == 1 else 2
     bt, _, at = TRANSFORMS[mt]
     al = mt + 2
     A2 = al * al
@@ -332,6 +336,9 @@ def emit_winograd(k, job: ConvJob) -> None:
     SV, SM = _plane_stride(C * P), _plane_stride(M * P)
     vin = k.scratch(A2 * SV * 4)
     mo = k.scratch(A2 * SM * 4)
+    if dot.channels > 1:
+        SVp = _plane_stride(C // dot.channels * P)
+        vpairs = k.scratch(A2 * SVp * 4)
     i32 = ir.IntType(32)
 
     # 0. zero-padded copy of the input
@@ -374,8 +381,12 @@ def emit_winograd(k, job: ConvJob) -> None:
         # 2. alpha^2 GEMMs (M x C) @ (C x bp); channels in the lanes measured faster than
         # tiles in the lanes also on wide maps (56 to 224 wide: F(2,3) 1.06-1.8x, F(4,3) 1.08x)
         band = _Band(th0, rows, bp, static, reps)
-        plan = _Plan(C, M, OH, OW, TW, mt, SV, SM, chunks, vin, mo, R, wt)
-        if M % V == 0:
+        plan = _Plan(C, M, OH, OW, TW, mt, SV, SM, chunks, vin, mo, R, wt, dot)
+        if dot.channels > 1:  # (V as channel pairs: the channel-vector GEMM reads nothing else)
+            dot.pair_planes(k, PlanePairs(vin, vpairs, A2, C, bp, SV, SVp), static, reps)
+            k.barrier()
+            _gemm_channel_vectors(k, replace(plan, C=C // dot.channels, SV=SVp, vin=vpairs), band)
+        elif M % V == 0:
             _gemm_channel_vectors(k, plan, band)
         else:
             _gemm_tile_vectors(k, plan, band)
@@ -449,8 +460,8 @@ def _gemm_channel_vectors(k, plan: _Plan, band: _Band) -> None:
     MB = M // RV
     u = weight_transform(k.const_input(1), mt)                    # (A2, M, C)
     A2 = len(u)
-    packed = u.reshape(A2, MB, RV, C).transpose(0, 1, 3, 2)        # [xi][mb][c][RV]
-    wt = k.table(("wino.wv", id(k.node.inputs[1]), mt, RV), np.ascontiguousarray(packed, dtype=np.float32))
+    packed = plan.dot.pack(u.reshape(A2, MB, RV, -1, 1, 1).astype(np.float32))  # [xi][mb][c][RV] (fp32)
+    wt = k.table(("wino.wv", id(k.node.inputs[1]), mt, RV, plan.dot.precision), packed)
     VT = ir.VectorType(F32, V)
     i32 = ir.IntType(32)
     undef = ir.Constant(VT, ir.Undefined)
@@ -473,7 +484,7 @@ def _gemm_channel_vectors(k, plan: _Plan, band: _Band) -> None:
                     xs = em.load(vin, em.add(vrow, j), F32)
                     xv = b.shuffle_vector(b.insert_element(undef, xs, ir.Constant(i32, 0)), undef, splat)
                     for wv, a in zip(wvs, accs[j]):
-                        b.store(b.fadd(b.load(a, typ=VT), b.fmul(wv, xv, flags=FAST), flags=FAST), a)
+                        b.store(plan.dot.mac(b, b.load(a, typ=VT), wv, xv), a)
             for v in range(NV):
                 cols = transpose([b.load(accs[j][v], typ=VT) for j in range(size)], V, b)
                 keep = ir.Constant(ir.VectorType(i32, size), list(range(size)))
