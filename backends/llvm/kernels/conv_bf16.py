@@ -165,28 +165,33 @@ def _paired_blocked_input(k, geom: ConvGeom):
     x = conv_input(k, geom)  # (a strided conv's subsampled copy, still blocked)
     words = geom.N * geom.C * geom.D * geom.H * geom.W // 2
     out = k.scratch(words * 4)
-    FV, IV = ir.VectorType(F32, 2 * CONVERT_LANES), ir.VectorType(I32, 2 * CONVERT_LANES)
-    OV = ir.VectorType(I32, CONVERT_LANES)
     chunk = 64 * CONVERT_LANES  # words per work item
     with k.parallel_loop(-(-words // chunk), 2 * chunk) as t:
         w0 = em.mul(t, chunk)
-        stop = em.smin(em.add(w0, chunk), words)
-        vec_stop = em.smin(em.add(w0, chunk), words - words % CONVERT_LANES)
-        with em.loop(w0, vec_stop, step=CONVERT_LANES, name="w") as w:
-            v = b.load(em.gep(x, em.mul(w, 2), F32), typ=FV, align=4)
-            r = _rounded_bits(b, v, IV)
-            lo = b.shuffle_vector(r, ir.Constant(IV, ir.Undefined), ir.Constant(OV, list(range(0, 2 * CONVERT_LANES, 2))))
-            hi = b.shuffle_vector(r, ir.Constant(IV, ir.Undefined), ir.Constant(OV, list(range(1, 2 * CONVERT_LANES, 2))))
-            pair = b.or_(b.and_(hi, ir.Constant(OV, [-65536] * CONVERT_LANES)),
-                         b.lshr(lo, ir.Constant(OV, [16] * CONVERT_LANES)))
-            b.store(pair, em.gep(out, w, I32), align=4)
-        if words % CONVERT_LANES:
-            with em.loop(em.smax(w0, vec_stop), stop, name="w") as w:
-                lo = em.load(x, em.mul(w, 2), F32)
-                hi = em.load(x, em.add(em.mul(w, 2), 1), F32)
-                em.store(_pair(b, lo, hi, I32, _keep_hi), out, w, I32)
+        adjacent_pairs(em, x, out, (w0, em.smin(em.add(w0, chunk), words)), whole=words - words % CONVERT_LANES)
     k.barrier()
     return out, replace(geom, C=geom.C // 2, xb=geom.xb // 2, subsample=None)
+
+
+def adjacent_pairs(em, src, dst, span: tuple, whole: int) -> None:
+    """dst[w] = (src[2w], src[2w+1]) as a bf16 pair word, for w in span = (w0, w1); vectors
+    of 16 words up to ``whole`` (a multiple of 16 at which no vector may start past), the
+    rest one word at a time."""
+    b = em.b
+    w0, w1 = span
+    FV, IV = ir.VectorType(F32, 2 * CONVERT_LANES), ir.VectorType(I32, 2 * CONVERT_LANES)
+    OV = ir.VectorType(I32, CONVERT_LANES)
+    vec_stop = em.smin(w1, whole)
+    with em.loop(w0, vec_stop, step=CONVERT_LANES, name="w") as w:
+        r = _rounded_bits(b, b.load(em.gep(src, em.mul(w, 2), F32), typ=FV, align=4), IV)
+        lo = b.shuffle_vector(r, ir.Constant(IV, ir.Undefined), ir.Constant(OV, list(range(0, 2 * CONVERT_LANES, 2))))
+        hi = b.shuffle_vector(r, ir.Constant(IV, ir.Undefined), ir.Constant(OV, list(range(1, 2 * CONVERT_LANES, 2))))
+        pair = b.or_(b.and_(hi, ir.Constant(OV, [-65536] * CONVERT_LANES)), b.lshr(lo, ir.Constant(OV, [16] * CONVERT_LANES)))
+        b.store(pair, em.gep(dst, w, I32), align=4)
+    with em.loop(em.smax(w0, vec_stop), w1, name="w") as w:
+        lo = em.load(src, em.mul(w, 2), F32)
+        hi = em.load(src, em.add(em.mul(w, 2), 1), F32)
+        em.store(_pair(b, lo, hi, I32, _keep_hi), dst, w, I32)
 
 
 def _load_pixels(em, x, idx, step: int, count: int = CONVERT_LANES):

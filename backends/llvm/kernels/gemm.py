@@ -61,6 +61,7 @@ class Gemm:
     c: Callable | None = None
     alpha: float = 1.0
     post: Callable | None = None
+    b_pairs: bool = False  # b_ptr holds B^T as bf16 pair rows (gemm_bf16.pack_columns)
 
 
 def gemm_core(k, p: Gemm) -> None:
@@ -75,6 +76,11 @@ def gemm_core(k, p: Gemm) -> None:
     a_bs, a_rs, a_cs = a_strides
     b_bs, b_rs, b_cs = b_strides
     nbatch = math.prod(batch)
+    if p.b_pairs:
+        from .gemm_bf16 import dot_rows_bf16  # (it imports this module)
+        k.algorithm, k.precision_used = "bf16 dot rows", "bf16"
+        dot_rows_bf16(k, p, (RB, nb, nblk))
+        return
     if b_rs == 1 and b_cs != 1:
         _dot_rows(k, p, (RB, nb, nblk))
         return
@@ -228,6 +234,13 @@ def gemm_operands(k, node, alpha):
     K = A_shape[0] if a.transA else A_shape[1]
     a_str = ([], 1, M) if a.transA else ([], K, 1)
     bdata = k.const_input(1)
+    from . import gemm_bf16  # (it imports this module)
+    if gemm_bf16.applies(k, node, bdata):  # bf16 pair rows of B^T, alpha folded in
+        if alpha != 1.0:
+            bdata = (bdata.astype(np.float64) * alpha).astype(np.float32)
+        b_ptr = k.table(("gemm.b.bf16", id(node.inputs[1]), alpha), gemm_bf16.pack_columns(bdata, a.transB))
+        return dict(K=K, a_ptr=k.inp(0), a_strides=a_str, b_ptr=b_ptr, b_strides=([], 1, (K + 1) // 2), alpha=1.0,
+                    b_pairs=True)
     if bdata is not None:  # used in its own layout; alpha folded in when it is not 1
         if alpha != 1.0:
             bdata, alpha = (bdata.astype(np.float64) * alpha).astype(np.float32), 1.0

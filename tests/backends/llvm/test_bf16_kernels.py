@@ -229,3 +229,46 @@ def test_rounding_is_to_nearest_even():
     assert got[0] == 1.0 and got[1] == 1.0 and got[2] == np.float32(1.0078125) and got[3] == 1.0
     assert got[4] == np.float32(1.0078125)
     assert np.isfinite(got[5]) and got[6] == np.inf and np.isnan(got[7])
+
+
+# -- Gemm (kernels/gemm_bf16.py) -----------------------------------------------------------------
+GEMM_CASES = {
+    "classifier (transB)": (1, 9216, 1000, 1, 1.0),
+    "odd K, alpha, B not transposed, 3 rows": (3, 77, 37, 0, 0.5),
+    "2 rows, K not a multiple of 32": (2, 1000, 513, 1, 1.0),
+}
+
+
+@needs_bf16
+@pytest.mark.parametrize("name", list(GEMM_CASES))
+def test_bf16_gemm_matches_float64_over_rounded_operands(name):
+    M, K, N, trans_b, alpha = GEMM_CASES[name]
+    a, bm, c = data((M, K), 1), data((N, K) if trans_b else (K, N), 2), data(N, 3)
+    g, feeds = op_graph("Gemm", [a, const(bm), const(c)], dict(transB=trans_b, alpha=alpha))
+    exe = llvm.build(g, precision="bf16")
+    info = exe.generated.kernels[0]
+    assert (info.algorithm, info.precision) == ("bf16 dot rows", "bf16")
+    b_scaled = ((bm.T if trans_b else bm).astype(np.float64) * alpha).astype(np.float32)  # alpha folded, then rounded
+    want = bf16(a) @ bf16(b_scaled) + c
+    got = exe.run(feeds)["out0"]
+    assert np.abs(got - want).max() <= TOL * np.abs(want).max()
+    # B is packed once, as bf16: about half the fp32 bytes
+    assert exe.generated.blob.size < 0.6 * bm.nbytes
+
+
+@needs_bf16
+def test_bf16_fused_gemm_epilogue_runs_in_fp32():
+    a, bm, c = bf16(data((1, 512), 1)).astype(np.float32), bf16(data((100, 512), 2)).astype(np.float32), data(100, 3)
+    g, feeds = op_graph("FusedGemm", [a, const(bm), const(c)], dict(transB=1, alpha=1.0, epilogue=(("bias",), ("relu",))))
+    exe = llvm.build(g, precision="bf16")
+    assert exe.generated.kernels[0].precision == "bf16"
+    got, want = exe.run(feeds)["out0"], interpret(g, feeds)["out0"]
+    assert np.abs(got - want).max() <= TOL * np.abs(want).max() and (got == 0).any()
+
+
+def test_gemms_without_a_bf16_kernel_stay_fp32():
+    short_k, _ = op_graph("Gemm", [data((1, 25), 1), const(data((10, 25), 2))], dict(transB=1))
+    runtime_b, _ = op_graph("Gemm", [data((1, 64), 1), data((64, 10), 2)], {})
+    for g in (short_k, runtime_b):
+        gen, ir_text = _generated(g, "znver4", "bf16")
+        assert gen.kernels[0].precision == "fp32" and "dpbf16ps" not in ir_text
