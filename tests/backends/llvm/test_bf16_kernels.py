@@ -116,9 +116,10 @@ def test_bf16_conv_matches_float64_over_rounded_operands(name):
 def test_bf16_fused_conv_epilogues_run_in_fp32(epilogue):
     """Operands that are bf16 already (rounding them again changes nothing): the fused
     kernel must then agree with the fp32 reference up to accumulation order."""
-    x, w, b = bf16(data((1, 16, 12, 12), 1)).astype(np.float32), bf16(data((32, 16, 3, 3), 2)).astype(np.float32), data(32, 3)
+    # (10 wide: below the width where a 3x3 conv takes Winograd)
+    x, w, b = bf16(data((1, 16, 10, 10), 1)).astype(np.float32), bf16(data((32, 16, 3, 3), 2)).astype(np.float32), data(32, 3)
     attrs = dict(kernel_shape=(3, 3), strides=(1, 1), pads=(1, 1, 1, 1), dilations=(1, 1), group=1, epilogue=epilogue)
-    inputs = [x, const(w), const(b)] + ([data((1, 32, 12, 12), 4)] if ("add",) in epilogue else [])
+    inputs = [x, const(w), const(b)] + ([data((1, 32, 10, 10), 4)] if ("add",) in epilogue else [])
     g, feeds = op_graph("FusedConv", inputs, attrs)
     exe = llvm.build(g, precision="bf16")
     assert exe.generated.kernels[0].precision == "bf16"
@@ -172,6 +173,15 @@ def test_bf16_winograd_is_exact_on_small_integers(x_shape, m, pads):
         np.testing.assert_array_equal(exe.run(feeds)["out0"], want)
 
 
+def test_winograd_layers_stay_fp32_winograd_in_bf16_builds_unless_asked():
+    g, _, _ = conv_case((1, 64, 14, 14), (64, 64, 3, 3), (3, 3), None, (1, 1, 1, 1))
+    runs = {(): ("winograd", "fp32"), (("conv_bf16_winograd", True),): ("bf16 winograd", "bf16"),
+            (("conv_algorithm", "direct"),): ("bf16 direct 32ch", "bf16")}
+    for params, want in runs.items():
+        gen = generate(g, resolve_target("znver4"), params=dict(params), precision="bf16")
+        assert (gen.kernels[0].algorithm, gen.kernels[0].precision) == want, params
+
+
 @needs_bf16
 def test_bf16_winograd_error_on_random_data():
     """About twice the direct bf16 kernel's error (the transformed values are rounded), far
@@ -181,7 +191,7 @@ def test_bf16_winograd_error_on_random_data():
                    a["dilations"], 1)
     scale = np.abs(exact).max()
     wino = llvm.build(g, precision="bf16", params={"conv_bf16_winograd": True})
-    direct = llvm.build(g, precision="bf16")
+    direct = llvm.build(g, precision="bf16", params={"conv_algorithm": "direct"})
     assert [wino.generated.kernels[0].algorithm, direct.generated.kernels[0].algorithm] == ["bf16 winograd",
                                                                                            "bf16 direct 32ch"]
     err_wino = np.abs(wino.run(feeds)["out0"] - exact).max() / scale
