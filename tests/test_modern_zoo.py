@@ -130,3 +130,38 @@ def test_llvm_matches_onnxruntime(name, opt_level):
     assert err <= 1e-3 * np.abs(expected).max()
     if name == "yolov8n":  # the class probabilities are small beside the boxes: hold them to their own scale
         assert np.abs(y[:, 4:] - expected[:, 4:]).max() <= 1e-3 * np.abs(expected[:, 4:]).max()
+
+
+def test_zoo_lists_and_writes_the_modern_models(tmp_path, capsys):
+    from cnncc.cli import main
+
+    assert main(["zoo"]) == 0
+    listed = capsys.readouterr().out
+    assert all(name in listed for name in MODERN_MODELS)
+    path = tmp_path / "m.onnx"
+    assert main(["zoo", "mobilenet_v3_small", "-o", str(path)]) == 0
+    written = onnx.load(str(path))
+    onnx.checker.check_model(written)
+    model, _ = MODERN_MODELS["mobilenet_v3_small"].build(seed=0)
+    assert written.SerializeToString() == model.SerializeToString()  # seeded: the same bytes every time
+    assert [d.dim_value for d in written.graph.input[0].type.tensor_type.shape.dim] == [1, 3, 224, 224]
+
+
+def test_bench_suites_combine():
+    from cnncc import zoo
+    from cnncc.errors import UsageError
+
+    assert zoo.suite_models("modern") == list(MODERN_MODELS)
+    assert zoo.suite_models("zoo,modern") == list(zoo.LIGHT_MODELS) + list(MODERN_MODELS)
+    assert zoo.suite_models("modern,modern") == list(MODERN_MODELS)
+    with pytest.raises(UsageError, match="choose from zoo, modern"):
+        zoo.suite_models("zoo,nope")
+
+
+def test_bench_runs_a_modern_model(capsys):
+    from cnncc.cli import main
+
+    code = main(["bench", "mobilenet_v3_small", "--target", "reference", "--against", "", "--repeat", "1", "--warmup", "0"])
+    printed = " ".join(capsys.readouterr().out.split())
+    assert code == 0, printed
+    assert "mobilenet_v3_small" in printed
