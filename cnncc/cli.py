@@ -466,7 +466,7 @@ def zoo(
     shipped_weights: Annotated[bool, typer.Option("--shipped-weights", help="Keep the light models' constant 0.02 weights instead of seeded random ones.")] = False,
     seed: Annotated[int, typer.Option(help="Seed for the random weights.")] = 0,
 ) -> None:
-    """Write a model of the built-in zoo: onnx's light model-zoo architectures, PP-OCR nets."""
+    """Write a model of the built-in zoo: onnx's light model-zoo architectures, PP-OCR nets, the modern suite."""
     import onnx
 
     from cnncc import zoo as zoo_models
@@ -481,6 +481,8 @@ def zoo(
         for n, (file, shapes) in zoo_models.PPOCR_MODELS.items():
             shape = ",".join(map(str, shapes["x"]))
             table.add_row(n, f"trained PP-OCR network from {zoo_models.PPOCR_WHEEL} (--input-shape x={shape})")
+        for n, spec in zoo_models.modern_models().items():
+            table.add_row(n, f"modern suite, {spec.size}x{spec.size} input, seeded random weights: {spec.exercises}")
         out.print(table)
         return
     model, _ = zoo_models.get_model(name, random_weights=not shipped_weights, seed=seed)
@@ -595,7 +597,7 @@ def bench(
     warmup: Annotated[int, typer.Option(help="Untimed runs of each contender first.", min=0)] = 3,
     repeat: Annotated[int, typer.Option(help="Timed runs of each contender, in alternating blocks of 5 with a pause between turns.", min=1)] = 20,
     min_time: Annotated[Optional[float], typer.Option("--min-time", help="Instead of --repeat: run until each contender has had this many seconds (at least 5 runs).", show_default=False)] = None,
-    suite: Annotated[Optional[str], typer.Option(help="Run a suite instead of MODELS: 'zoo' = the nine light model-zoo models.", show_default=False)] = None,
+    suite: Annotated[Optional[str], typer.Option(help="Run suites instead of MODELS, comma separated: 'zoo' = the nine light model-zoo models, 'modern' = the modern architecture suite (see `cnncc zoo`).", show_default=False)] = None,
     per_layer: Annotated[bool, typer.Option("--per-layer", help="Per-kernel times of the cnncc artifact, slowest first.")] = False,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write every figure plus machine info to this JSON file.", show_default=False)] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Write a bar chart (PNG) of latency per contender and model.", show_default=False)] = None,
@@ -624,11 +626,9 @@ def bench(
     from cnncc.frontends.onnx import import_onnx
     from cnncc.stats import graph_stats
 
-    if suite is not None and suite != "zoo":
-        raise UsageError(f"--suite {suite!r}: the only suite is 'zoo'")
-    specs = list(zoo_models.LIGHT_MODELS) if suite == "zoo" else list(models or [])
+    specs = zoo_models.suite_models(suite) if suite is not None else list(models or [])
     if not specs:
-        raise UsageError("give at least one model (file or zoo name), or --suite zoo")
+        raise UsageError("give at least one model (file or zoo name), or --suite zoo|modern")
     targets = [t for t in target.split(",") if t]
     peers = [p for p in against.split(",") if p]
     precisions = bench_accuracy.parse_precisions(precision)

@@ -161,19 +161,47 @@ def ppocr_model_path(name: str) -> Path:
     return target
 
 
+def modern_models() -> dict:
+    """The modern architecture suite (cnncc/modern), by name."""
+    from cnncc.modern import MODERN_MODELS
+
+    return MODERN_MODELS
+
+
+SUITES = {
+    "zoo": lambda: list(LIGHT_MODELS),
+    "modern": lambda: list(modern_models()),
+}
+
+
+def suite_models(spec: str) -> list[str]:
+    """The model names of a comma-separated list of suites ("zoo", "modern", "zoo,modern")."""
+    from cnncc.errors import UsageError
+
+    names: list[str] = []
+    for suite in [s.strip() for s in spec.split(",") if s.strip()] or [spec]:
+        if suite not in SUITES:
+            raise UsageError(f"--suite {suite!r}: choose from {', '.join(SUITES)} (comma separated)")
+        names += [n for n in SUITES[suite]() if n not in names]
+    return names
+
+
 def model_names() -> list[str]:
-    return list(LIGHT_MODELS) + list(PPOCR_MODELS)
+    return list(LIGHT_MODELS) + list(PPOCR_MODELS) + list(modern_models())
 
 
 def get_model(name: str, random_weights: bool = True, seed: int = 0):
     """(ModelProto, input shapes) for a zoo name: a light model (seeded random weights unless
-    ``random_weights`` is False) or a trained PP-OCR network."""
+    ``random_weights`` is False), a trained PP-OCR network or a model of the modern suite
+    (always seeded random weights)."""
     import onnx
 
     from cnncc.errors import ModelLoadError
 
     if name in PPOCR_MODELS:
         return onnx.load(str(ppocr_model_path(name))), dict(PPOCR_MODELS[name][1])
+    if name in modern_models():
+        return modern_models()[name].build(seed)
     if name not in LIGHT_MODELS:
         raise ModelLoadError(f"unknown zoo model {name!r}; choose one of {', '.join(model_names())}")
     model = onnx.load(str(light_model_path(name)))
