@@ -597,7 +597,7 @@ def bench(
     warmup: Annotated[int, typer.Option(help="Untimed runs of each contender first.", min=0)] = 3,
     repeat: Annotated[int, typer.Option(help="Timed runs of each contender, in alternating blocks of 5 with a pause between turns.", min=1)] = 20,
     min_time: Annotated[Optional[float], typer.Option("--min-time", help="Instead of --repeat: run until each contender has had this many seconds (at least 5 runs).", show_default=False)] = None,
-    suite: Annotated[Optional[str], typer.Option(help="Run suites instead of MODELS, comma separated: 'zoo' = the nine light model-zoo models, 'modern' = the modern architecture suite (see `cnncc zoo`).", show_default=False)] = None,
+    suite: Annotated[Optional[str], typer.Option(help="Run suites instead of MODELS, comma separated: 'zoo' = the nine light model-zoo models, 'modern' = the modern architecture suite, 'ppocr' = the three trained PP-OCR nets (see `cnncc zoo`).", show_default=False)] = None,
     per_layer: Annotated[bool, typer.Option("--per-layer", help="Per-kernel times of the cnncc artifact, slowest first.")] = False,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write every figure plus machine info to this JSON file.", show_default=False)] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Write a bar chart (PNG) of latency per contender and model.", show_default=False)] = None,
@@ -628,7 +628,7 @@ def bench(
 
     specs = zoo_models.suite_models(suite) if suite is not None else list(models or [])
     if not specs:
-        raise UsageError("give at least one model (file or zoo name), or --suite zoo|modern")
+        raise UsageError("give at least one model (file or zoo name), or --suite zoo|modern|ppocr")
     targets = [t for t in target.split(",") if t]
     peers = [p for p in against.split(",") if p]
     precisions = bench_accuracy.parse_precisions(precision)

@@ -171,11 +171,13 @@ def modern_models() -> dict:
 SUITES = {
     "zoo": lambda: list(LIGHT_MODELS),
     "modern": lambda: list(modern_models()),
+    "ppocr": lambda: list(PPOCR_MODELS),
 }
 
 
 def suite_models(spec: str) -> list[str]:
-    """The model names of a comma-separated list of suites ("zoo", "modern", "zoo,modern")."""
+    """The model names of a comma-separated list of suites ("zoo", "modern", "ppocr",
+    "zoo,modern,ppocr")."""
     from cnncc.errors import UsageError
 
     names: list[str] = []

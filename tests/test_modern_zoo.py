@@ -154,6 +154,7 @@ def test_bench_suites_combine():
     assert zoo.suite_models("modern") == list(MODERN_MODELS)
     assert zoo.suite_models("zoo,modern") == list(zoo.LIGHT_MODELS) + list(MODERN_MODELS)
     assert zoo.suite_models("modern,modern") == list(MODERN_MODELS)
+    assert zoo.suite_models("zoo,ppocr") == list(zoo.LIGHT_MODELS) + list(zoo.PPOCR_MODELS)
     with pytest.raises(UsageError, match="choose from zoo, modern"):
         zoo.suite_models("zoo,nope")
 
