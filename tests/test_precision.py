@@ -157,6 +157,26 @@ def test_sapphirerapids_bf16_artifact_builds_on_any_host(tmp_path):
     assert lib.cnncc_precision() == b"bf16"
 
 
+@pytest.mark.skipif(not HOST.has_feature("avx512bf16"), reason=f"this host ({HOST.cpu}) has no AVX512-BF16")
+def test_a_bf16_artifact_runs_like_the_jit(tmp_path):
+    """The exported library's bf16 kernels (loaded and run through the C runtime) compute
+    what the JIT build computes, bit for bit, with its bf16 conv kernel in meta.json."""
+    model = conv_model(tmp_path / "m.onnx")
+    art = tmp_path / "bf16"
+    code, _, stderr = cli("compile", model, "-o", art, "--precision", "bf16")
+    assert code == 0, stderr
+    meta = json.loads((art / "meta.json").read_text())
+    assert any(k["precision"] == "bf16" for k in meta["kernels"])
+    x = feed()
+    np.save(tmp_path / "x.npy", x)
+    code, _, stderr = cli("run", art, "-i", f"x={tmp_path / 'x.npy'}", "-o", tmp_path / "out.npz")
+    assert code == 0, stderr
+    got = np.load(tmp_path / "out.npz")["y"]
+    jit = cnncc.compile(str(model), target="llvm", precision="bf16")(x)
+    np.testing.assert_array_equal(got, jit)
+    assert within_bf16(got, interpret(import_onnx(str(model)), {"x": x})["y"])
+
+
 def test_run_checks_at_the_precision_and_artifacts_keep_theirs(tmp_path):
     model = conv_model(tmp_path / "m.onnx")
     code, stdout, stderr = cli("run", model, "-t", "llvm", "--precision", "auto", "--check")

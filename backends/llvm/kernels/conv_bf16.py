@@ -12,6 +12,9 @@ accumulators are fp32, the epilogue runs in fp32 and the output is stored as fp3
 
 Rounding is to nearest even, in integer arithmetic (a NaN whose payload is only in the low
 16 bits may become an infinity). An odd channel count is padded with a zero channel.
+
+Also here: ``Bf16Winograd``, Winograd F(2,3) whose GEMMs run on the same pairs (winograd.py
+with a DotStep), only when asked.
 """
 
 from __future__ import annotations
