@@ -3,6 +3,7 @@ variadic), Clip and Cast. All are strided maps; the scalar body is vectorized by
 
 from __future__ import annotations
 
+import numpy as np
 from llvmlite import ir
 
 from ..emit import F32, FAST, Emitter, is_float
@@ -81,7 +82,7 @@ def _gelu(em, x, a):
         x3 = b.fmul(b.fmul(x, x), x)
         inner = b.fmul(em.fconst(0.7978845608028654), b.fadd(x, b.fmul(em.fconst(0.044715), x3)))
         return b.fmul(b.fmul(em.fconst(0.5), x), b.fadd(em.fconst(1.0), em.tanh(inner)))
-    erf = em.libm("erff", [b.fmul(x, em.fconst(0.7071067811865476))])
+    erf = em.erf(b.fmul(x, em.fconst(0.7071067811865476)))
     return b.fmul(b.fmul(em.fconst(0.5), x), b.fadd(em.fconst(1.0), erf))
 
 
@@ -123,7 +124,7 @@ UNARY = {
     "Reciprocal": lambda em, x, a: em.b.fdiv(em.fconst(1.0), x),
     "Floor": lambda em, x, a: em.intrinsic("floor", [x]),
     "Ceil": lambda em, x, a: em.intrinsic("ceil", [x]),
-    "Erf": lambda em, x, a: em.libm("erff", [x]),
+    "Erf": lambda em, x, a: em.erf(x),
 }
 
 
@@ -204,7 +205,11 @@ def _lower_nary(k, node):
     n = len(node.inputs)
     op = node.op
 
+    square = op == "Pow" and _is_float_constant(k.const_input(1), 2.0) and node.inputs[0].dtype == "float32"
+
     def body(em, v):
+        if square:  # x**2, LayerNorm's variance: exactly x*x, and no libm call per element
+            return em.b.fmul(v[0], v[0])
         acc = v[0]
         for y in v[1:]:
             acc = _binary(op, em, acc, y)
@@ -214,7 +219,12 @@ def _lower_nary(k, node):
             else:  # numpy: float division, truncated back
                 acc = em.cast(em.b.fdiv(em.cast(acc, F32), em.fconst(float(n))), acc.type)
         return acc
-    _same_shape_map(k, body, n_inputs=n, work=8 if op == "Pow" else 1)
+    _same_shape_map(k, body, n_inputs=n, work=8 if op == "Pow" and not square else 1)
+
+
+def _is_float_constant(data, value: float) -> bool:
+    """``data`` (a constant input, or None) holds ``value`` in every element."""
+    return data is not None and data.size > 0 and data.dtype.kind == "f" and bool(np.all(data == value))
 
 
 _FCMP = {"Equal": "==", "Greater": ">", "Less": "<", "GreaterOrEqual": ">=", "LessOrEqual": "<="}
