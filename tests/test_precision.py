@@ -22,7 +22,6 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import cnncc
-from cnncc.backends.llvm import codegen
 from cnncc.backends.llvm.codegen import generate
 from cnncc.backends.llvm.export import export_generated
 from cnncc.backends.llvm.precision import bf16_pays, kernel_precisions, resolve_precision
@@ -279,6 +278,17 @@ def python(script: str):
     return proc.returncode, proc.stdout, proc.stderr
 
 
+def as_is_and_small_stack(script: str) -> tuple[str, str]:
+    """``script``'s output run as is, and with a signal stack too small for the AMX state
+    (there the request is refused on any host); both must exit 0."""
+    outs = []
+    for prefix in ("", SMALL_SIGNAL_STACK):
+        code, stdout, stderr = python(prefix + textwrap.dedent(script))
+        assert code == 0, stderr
+        outs.append(stdout)
+    return outs[0], outs[1]
+
+
 def amx_generated(graph):
     """The module of ``graph`` as if a kernel used AMX tiles (its code uses none)."""
     gen = generate(graph, HOST)
@@ -330,12 +340,9 @@ def test_jit_real_request_is_granted_with_amx_and_refused_otherwise():
     except BackendError as exc:
         print("refused:", exc)
     """
-    code, stdout, stderr = python(setup)
-    assert code == 0, stderr
-    assert stdout.startswith("granted 0.0" if HOST_HAS_AMX else "refused: llvm: the kernel refused"), stdout
-    code, stdout, stderr = python(SMALL_SIGNAL_STACK + textwrap.dedent(setup))
-    assert code == 0, stderr
-    assert stdout.startswith("refused: llvm: the kernel refused this process the AMX tile state"), stdout
+    plain, small = as_is_and_small_stack(setup)
+    assert plain.startswith("granted 0.0" if HOST_HAS_AMX else "refused: llvm: the kernel refused"), plain
+    assert small.startswith("refused: llvm: the kernel refused this process the AMX tile state"), small
 
 
 def test_exported_library_requests_amx_at_model_create(tmp_path):
@@ -351,13 +358,10 @@ def test_exported_library_requests_amx_at_model_create(tmp_path):
     m = lib.cnncc_model_create(None)
     print("created" if m else "refused: " + lib.cnncc_last_error().decode())
     """
-    code, stdout, stderr = python(create)
-    assert code == 0, stderr
-    assert stdout.startswith("created" if HOST_HAS_AMX else "refused: the kernel refused this process the AMX"), stdout
-    code, stdout, stderr = python(SMALL_SIGNAL_STACK + textwrap.dedent(create))
-    assert code == 0, stderr
-    assert stdout.startswith("refused: the kernel refused this process the AMX tile state (arch_prctl"), stdout
-    assert "--precision fp32" in stdout
+    plain, small = as_is_and_small_stack(create)
+    assert plain.startswith("created" if HOST_HAS_AMX else "refused: the kernel refused this process the AMX"), plain
+    assert small.startswith("refused: the kernel refused this process the AMX tile state (arch_prctl"), small
+    assert "--precision fp32" in small
 
     # the Python loader asks first and reports a refusal as the JIT does
     load = f"""

@@ -48,6 +48,28 @@ def _measured(name: str, prepare: Callable[[], tuple[Callable, float, int | None
     return Prepared(name, run, compile_s, artifact, peak_rss_mib(), outputs, per_layer)
 
 
+def _import_peer(module: str, install: str):
+    """The peer's package, or its row saying how to install it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise Unavailable(f"{module} is not installed ({install})") from exc
+
+
+def _timed_peer_build(peer: str, make: Callable):
+    """(what ``make()`` built, seconds it took): a peer's session or compiled model. Any
+    failure is that peer's row ("PEER failed: ..."), not the bench's end."""
+    t0 = time.perf_counter()
+    try:
+        made = make()
+    except Exception as exc:  # noqa: BLE001
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise Unavailable(f"{peer} failed: {type(exc).__name__}: {first}") from exc
+    return made, time.perf_counter() - t0
+
+
 class CnnccContender:
     def __init__(self, target: str, opt_level: int = 2, options: dict | None = None, precision: str = "fp32"):
         self.target = target
@@ -128,10 +150,7 @@ class OnnxruntimeContender:
         self.name = "onnxruntime" if spinning else "onnxruntime-nospin"
 
     def prepare(self, model, input_shapes, feeds, threads: int) -> Prepared:
-        try:
-            import onnxruntime as ort
-        except ImportError as exc:
-            raise Unavailable("onnxruntime is not installed (pip install onnxruntime)") from exc
+        ort = _import_peer("onnxruntime", "pip install onnxruntime")
 
         def build():
             opts = ort.SessionOptions()
@@ -140,12 +159,8 @@ class OnnxruntimeContender:
             opts.log_severity_level = 3
             if not self.spinning:
                 opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            t0 = time.perf_counter()
-            try:
-                session = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-            except Exception as exc:  # noqa: BLE001
-                raise Unavailable(f"onnxruntime failed: {str(exc).splitlines()[0]}") from exc
-            compile_s = time.perf_counter() - t0
+            session, compile_s = _timed_peer_build("onnxruntime", lambda: ort.InferenceSession(
+                model.SerializeToString(), opts, providers=["CPUExecutionProvider"]))
             names = [o.name for o in session.get_outputs()]
 
             def run():
@@ -167,25 +182,20 @@ class OpenvinoContender:
         self.name = "openvino" if f32 else "openvino-default"
 
     def prepare(self, model, input_shapes, feeds, threads: int) -> Prepared:
-        try:
-            import openvino as ov
-        except ImportError as exc:
-            raise Unavailable("openvino is not installed (pip install 'cnncc[bench]')") from exc
+        ov = _import_peer("openvino", "pip install 'cnncc[bench]'")
         chosen: dict[str, str] = {}
 
         def build():
             config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads}
             if self.f32:
                 config["INFERENCE_PRECISION_HINT"] = "f32"
-            t0 = time.perf_counter()
-            try:
+
+            def compile_ov():
                 core = ov.Core()
                 ov_model = core.read_model(io.BytesIO(model.SerializeToString()))
                 ov_model.reshape({name: list(value.shape) for name, value in feeds.items()})
-                compiled = core.compile_model(ov_model, "CPU", config)
-            except Exception as exc:  # noqa: BLE001
-                raise Unavailable(f"openvino failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}") from exc
-            compile_s = time.perf_counter() - t0
+                return core.compile_model(ov_model, "CPU", config)
+            compiled, compile_s = _timed_peer_build("openvino", compile_ov)
             chosen["precision"] = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
             chosen["threads"] = int(compiled.get_property("INFERENCE_NUM_THREADS"))
             request = compiled.create_infer_request()
@@ -223,15 +233,12 @@ class TvmRelaxContender:
         from cnncc.bench.peak import host_cpu
 
         def build():
-            t0 = time.perf_counter()
-            try:
+
+            def compile_tvm():
                 mod = from_onnx(model, shape_dict={k: list(v) for k, v in feeds_shapes(feeds).items()}, keep_params_in_input=False)
                 target = tvm.target.Target({"kind": "llvm", "mcpu": host_cpu()[0]})
-                executable = tvm.compile(mod, target=target)
-                vm = relax.VirtualMachine(executable, tvm.cpu())
-            except Exception as exc:  # noqa: BLE001
-                raise Unavailable(f"tvm failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
-            compile_s = time.perf_counter() - t0
+                return relax.VirtualMachine(tvm.compile(mod, target=target), tvm.cpu())
+            vm, compile_s = _timed_peer_build("tvm", compile_tvm)
             config = tvm.get_global_func("runtime.config_threadpool", allow_missing=True)
             args = [tvm.runtime.tensor(np.ascontiguousarray(feeds[i.name])) for i in model.graph.input if i.name in feeds]
             out_names = [o.name for o in model.graph.output]

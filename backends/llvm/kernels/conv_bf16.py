@@ -74,7 +74,7 @@ def _dot_intrinsic(module: ir.Module, lanes: int) -> ir.Function:
     return fn
 
 
-def _rounded_bits(b, v, t: ir.Type):
+def rounded_bits(b, v, t: ir.Type):
     """The float(s) ``v`` as i32 bits whose upper half is the bf16 rounded to nearest even."""
     def c(x):
         return ir.Constant(t, [x] * t.count) if isinstance(t, ir.VectorType) else ir.Constant(t, x)
@@ -87,7 +87,7 @@ def _pair(b, lo, hi, t: ir.Type, hi_mask):
     """One word per lane: bf16(lo) in the low half, bf16(hi) in the high half."""
     def c(x):
         return ir.Constant(t, [x] * t.count) if isinstance(t, ir.VectorType) else ir.Constant(t, x)
-    return b.or_(b.and_(_rounded_bits(b, hi, t), hi_mask(c)), b.lshr(_rounded_bits(b, lo, t), c(16)))
+    return b.or_(b.and_(rounded_bits(b, hi, t), hi_mask(c)), b.lshr(rounded_bits(b, lo, t), c(16)))
 
 
 def paired_input(k, geom: ConvGeom):
@@ -164,7 +164,7 @@ def _convert_row(em, row: _Row, hi_mask=_keep_hi) -> None:
 def _paired_blocked_input(k, geom: ConvGeom):
     """NCHW[xb]c input (even xb, ungrouped): a pixel's channels c, c+1 of a block are
     neighbours, so the pairs are every two floats in order, converted in one sweep."""
-    em, b = k.em, k.em.b
+    em = k.em
     x = conv_input(k, geom)  # (a strided conv's subsampled copy, still blocked)
     words = geom.N * geom.C * geom.D * geom.H * geom.W // 2
     out = k.scratch(words * 4)
@@ -186,7 +186,7 @@ def adjacent_pairs(em, src, dst, span: tuple, whole: int) -> None:
     OV = ir.VectorType(I32, CONVERT_LANES)
     vec_stop = em.smin(w1, whole)
     with em.loop(w0, vec_stop, step=CONVERT_LANES, name="w") as w:
-        r = _rounded_bits(b, b.load(em.gep(src, em.mul(w, 2), F32), typ=FV, align=4), IV)
+        r = rounded_bits(b, b.load(em.gep(src, em.mul(w, 2), F32), typ=FV, align=4), IV)
         lo = b.shuffle_vector(r, ir.Constant(IV, ir.Undefined), ir.Constant(OV, list(range(0, 2 * CONVERT_LANES, 2))))
         hi = b.shuffle_vector(r, ir.Constant(IV, ir.Undefined), ir.Constant(OV, list(range(1, 2 * CONVERT_LANES, 2))))
         pair = b.or_(b.and_(hi, ir.Constant(OV, [-65536] * CONVERT_LANES)), b.lshr(lo, ir.Constant(OV, [16] * CONVERT_LANES)))
@@ -206,7 +206,7 @@ def _load_pixels(em, x, idx, step: int, count: int = CONVERT_LANES):
     if count == CONVERT_LANES:
         v = b.load(ptr, typ=ir.VectorType(F32, wide), align=4)
     else:
-        v = _masked_load(em, ptr, wide, (count - 1) * step + 1)
+        v = masked_load(em, ptr, wide, (count - 1) * step + 1)
     if step == 1:
         return v
     return b.shuffle_vector(v, ir.Constant(v.type, ir.Undefined),
@@ -217,12 +217,15 @@ def _mask(lanes: int, count: int) -> ir.Constant:
     return ir.Constant(ir.VectorType(ir.IntType(1), lanes), [j < count for j in range(lanes)])
 
 
-def _masked_load(em, ptr, lanes: int, count: int):
+def masked_load(em, ptr, lanes: int, count: int, zeros: bool = False):
+    """``lanes`` floats at ``ptr`` of which only the first ``count`` are read; the others
+    undefined, or 0.0 with ``zeros`` (a dot product's tail)."""
     vt = ir.VectorType(F32, lanes)
     name = f"llvm.masked.load.v{lanes}f32.p0"
     fn = em.module.globals.get(name) or ir.Function(
         em.module, ir.FunctionType(vt, [ir.PointerType(), I32, ir.VectorType(ir.IntType(1), lanes), vt]), name)
-    return em.b.call(fn, [ptr, ir.Constant(I32, 4), _mask(lanes, count), ir.Constant(vt, ir.Undefined)])
+    rest = ir.Constant(vt, [0.0] * lanes) if zeros else ir.Constant(vt, ir.Undefined)
+    return em.b.call(fn, [ptr, ir.Constant(I32, 4), _mask(lanes, count), rest])
 
 
 def _masked_store(em, value, ptr, count: int) -> None:

@@ -36,6 +36,10 @@ class DotStep:
     def mac(self, b, acc, w, x):
         return b.fadd(acc, b.fmul(w, x, flags=FAST), flags=FAST)
 
+    def pair_planes(self, k, job: PlanePairs, static: bool, reps: int) -> None:
+        """Winograd's V converted for a step of several channels (``channels`` > 1)."""
+        raise NotImplementedError("a one-channel step reads V as it is")
+
 
 FP32_DOT = DotStep()
 

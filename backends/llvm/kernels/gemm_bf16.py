@@ -15,7 +15,8 @@ import numpy as np
 from llvmlite import ir
 
 from ..emit import F32, FAST, I32
-from .conv_bf16 import BF16_FEATURE, BF16_PAIRS, CONVERT_LANES, _rounded_bits, adjacent_pairs, round_to_bf16
+from .conv_bf16 import (BF16_FEATURE, BF16_PAIRS, CONVERT_LANES, rounded_bits, adjacent_pairs, masked_load,
+                        round_to_bf16)
 
 JB = 4  # outputs per pass over A's pair row
 MIN_K = 32  # shorter rows stay fp32 (a pair row of fewer than one vector)
@@ -62,7 +63,7 @@ def dot_rows_bf16(k, p, blocks: tuple) -> None:
         dst = em.gep(apairs, em.mul(i, Kp), I32)
         adjacent_pairs(em, src, dst, (0, K // 2), K // 2 - (K // 2) % CONVERT_LANES)
         if K % 2:
-            last = b.lshr(_rounded_bits(b, em.load(src, K - 1, F32), I32), ir.Constant(I32, 16))
+            last = b.lshr(rounded_bits(b, em.load(src, K - 1, F32), I32), ir.Constant(I32, 16))
             em.store(last, dst, K // 2, I32)
     k.barrier()
 
@@ -71,7 +72,7 @@ def dot_rows_bf16(k, p, blocks: tuple) -> None:
 
     def load(ptr, idx):
         if tail and isinstance(idx, tuple):  # (base, "tail"): the row's last words under a mask
-            return _masked_zero_load(em, em.gep(ptr, idx[0], F32), tail)
+            return masked_load(em, em.gep(ptr, idx[0], F32), CONVERT_LANES, tail, zeros=True)
         return b.load(em.gep(ptr, idx, F32), typ=VT, align=4)
 
     def columns(j, width, item):
@@ -113,16 +114,6 @@ def dot_rows_bf16(k, p, blocks: tuple) -> None:
             columns(j, 1, (bidx, i0, rows))
         if post is not None:
             post(rows, i0, j0, j1)
-
-
-def _masked_zero_load(em, ptr, count: int):
-    """The first ``count`` of CONVERT_LANES words at ``ptr``, the rest zero (as floats)."""
-    vt = ir.VectorType(F32, CONVERT_LANES)
-    name = f"llvm.masked.load.v{CONVERT_LANES}f32.p0"
-    fn = em.module.globals.get(name) or ir.Function(
-        em.module, ir.FunctionType(vt, [ir.PointerType(), I32, ir.VectorType(ir.IntType(1), CONVERT_LANES), vt]), name)
-    mask = ir.Constant(ir.VectorType(ir.IntType(1), CONVERT_LANES), [j < count for j in range(CONVERT_LANES)])
-    return em.b.call(fn, [ptr, ir.Constant(I32, 4), mask, ir.Constant(vt, [0.0] * CONVERT_LANES)])
 
 
 def _lane_sum(b, v):
